@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend import api
+
+handler404 = "backend.exception_handler.json_not_found"
+handler500 = "backend.exception_handler.json_server_error"
+
+urlpatterns = [
+    path("api/health", api.HealthApi.as_view(), name="health"),
+    path("api/ready", api.ReadyApi.as_view(), name="ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("members.urls")),
+    path("api/", include("stores.urls")),
+    path("api/", include("coupons.urls")),
+    path("", include("stores.web_urls")),
+    path("admin/", admin.site.urls),
+]

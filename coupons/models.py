@@ -1,0 +1,229 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Tag
+from stores.models import Store
+
+
+class CampaignKind(models.TextChoices):
+    AMOUNT_OFF = "amount_off", _("Amount off above a minimum spend (满减)")
+    PERCENT_OFF = "percent_off", _("Percentage off")
+    GIFT = "gift", _("Gift item")
+
+
+class Audience(models.TextChoices):
+    EVERYONE = "everyone", _("Everyone")
+    NEW_MEMBERS = "new_members", _("New members")
+    TAG = "tag", _("Members with a tag")
+
+
+class Campaign(models.Model):
+    """A coupon template: what a coupon gives, who may have it, when and where it is used."""
+
+    name = models.CharField(_("name"), max_length=64)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=CampaignKind.choices)
+    amount_off_fen = models.PositiveIntegerField(_("amount off (fen)"), null=True, blank=True)
+    percent_off = models.PositiveSmallIntegerField(_("percent off"), null=True, blank=True)
+    max_discount_fen = models.PositiveIntegerField(
+        _("maximum discount (fen)"), null=True, blank=True
+    )
+    min_spend_fen = models.PositiveIntegerField(_("minimum spend (fen)"), default=0)
+    gift_description = models.CharField(_("gift"), max_length=128, blank=True)
+
+    # Shoppers claim online only between these two; a deal's voucher sets claimable_online off.
+    claimable_online = models.BooleanField(_("claimable in the mini-program"), default=True)
+    claim_starts_at = models.DateTimeField(_("claim starts at"))
+    claim_ends_at = models.DateTimeField(_("claim ends at"))
+
+    # Validity: a fixed window, or valid_days from the claim to the end of that business day.
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    valid_days = models.PositiveSmallIntegerField(
+        _("valid for days after claim"), null=True, blank=True
+    )
+
+    all_stores = models.BooleanField(_("accepted at all stores"), default=True)
+    stores = models.ManyToManyField(
+        Store, blank=True, related_name="campaigns", verbose_name=_("stores")
+    )
+
+    total_stock = models.PositiveIntegerField(_("total stock"))
+    # Moved only by conditional F() updates: see coupons.services.
+    remaining_stock = models.PositiveIntegerField(_("remaining stock"))
+    per_member_limit = models.PositiveSmallIntegerField(_("per-member limit"), default=1)
+
+    audience = models.CharField(
+        _("audience"), max_length=16, choices=Audience.choices, default=Audience.EVERYONE
+    )
+    new_member_days = models.PositiveSmallIntegerField(
+        _("new member: joined within days"), default=30
+    )
+    audience_tag = models.ForeignKey(
+        Tag,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("audience tag"),
+    )
+
+    is_paused = models.BooleanField(_("paused"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("coupon campaign")
+        verbose_name_plural = _("coupon campaigns")
+        ordering = ["-claim_starts_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining_stock__lte=models.F("total_stock")),
+                name="campaign_remaining_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_days__isnull=False)
+                | Q(valid_from__isnull=False, valid_until__isnull=False),
+                name="campaign_has_validity",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CouponStatus(models.TextChoices):
+    UNUSED = "unused", _("Unused")
+    USED = "used", _("Used")
+    # Never stored: a coupon past valid_until reads as expired at once (CouponQuerySet).
+    EXPIRED = "expired", _("Expired")
+
+
+class CouponSource(models.TextChoices):
+    CLAIM = "claim", _("Claimed online")
+    DEAL = "deal", _("Bought in a flash deal")
+    TARGETED = "targeted", _("Issued to a tag")
+
+
+class CouponQuerySet(models.QuerySet):
+    def usable(self, now):
+        return self.filter(status=CouponStatus.UNUSED, valid_until__gt=now)
+
+    def expired(self, now):
+        return self.filter(status=CouponStatus.UNUSED, valid_until__lte=now)
+
+    def used(self):
+        return self.filter(status=CouponStatus.USED)
+
+
+class Coupon(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("campaign")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("member")
+    )
+    source = models.CharField(
+        _("source"), max_length=16, choices=CouponSource.choices, default=CouponSource.CLAIM
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=CouponStatus.choices, default=CouponStatus.UNUSED
+    )
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"), db_index=True)
+    claimed_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+
+    objects = CouponQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        indexes = [models.Index(fields=["member", "-claimed_at"], name="coupon_member_claimed_idx")]
+
+    def __str__(self):
+        return f"{self.campaign} #{self.pk}"
+
+    def display_status(self, now):
+        if self.status == CouponStatus.UNUSED and self.valid_until <= now:
+            return CouponStatus.EXPIRED
+        return self.status
+
+
+class MemberCampaignClaims(models.Model):
+    """How many coupons of a campaign a member holds: the per-member limit's locked counter."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="member_claims")
+    claimed = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member"], name="member_campaign_claims_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id}/{self.campaign_id}: {self.claimed}"
+
+
+class Redemption(models.Model):
+    """A coupon used at a till. A voided redemption stays as a record; the coupon is free again."""
+
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("coupon")
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("campaign")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("store")
+    )
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("cashier"),
+    )
+    redeemed_at = models.DateTimeField(_("redeemed at"), db_index=True)
+    order_amount_fen = models.PositiveIntegerField(_("basket amount (fen)"))
+    discount_fen = models.PositiveIntegerField(_("discount (fen)"))
+    receipt_no = models.CharField(_("receipt number"), max_length=64)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64)
+    request_fingerprint = models.CharField(max_length=64)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    void_reason = models.CharField(_("void reason"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+        constraints = [
+            # A coupon is redeemed once; after a void it may be redeemed again.
+            models.UniqueConstraint(
+                fields=["coupon"],
+                condition=Q(voided_at__isnull=True),
+                name="redemption_one_live_per_coupon",
+            ),
+            models.UniqueConstraint(
+                fields=["cashier", "idempotency_key"], name="redemption_idempotency_key_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "redeemed_at"], name="redemption_store_time_idx")]
+
+    def __str__(self):
+        return f"{self.coupon} @ {self.store.code}"
+
+    @property
+    def pay_fen(self):
+        return self.order_amount_fen - self.discount_fen

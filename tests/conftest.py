@@ -1,0 +1,9 @@
+"""Fixtures shared by every test. App-specific fixtures live in tests/<app>/conftest.py."""
+
+import pytest
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
