@@ -1,0 +1,1 @@
+"""Reads for members, one module per area, mirroring ``members.services``."""
