@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.models import Gender, Member, mask_phone
-from members.selectors.accounts import member_code_issue, member_get, member_identify_by_code
+from members.selectors.accounts import member_code_issue, member_get, member_identify
 from members.services.accounts import (
     PROFILE_FIELDS,
     member_login_with_wechat,
@@ -150,8 +150,10 @@ class MemberCodeApi(APIView):
 
 
 class PosMemberIdentifyApi(PosApiMixin, APIView):
+    """The member behind a scanned member code, or a typed member number."""
+
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=64)
+        code = serializers.CharField(max_length=64, help_text=_("A member code or member number."))
 
     class OutputSerializer(serializers.Serializer):
         member_no = serializers.CharField()
@@ -168,5 +170,5 @@ class PosMemberIdentifyApi(PosApiMixin, APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = member_identify_by_code(code=serializer.validated_data["code"])
+        member = member_identify(code=serializer.validated_data["code"])
         return Response(self.OutputSerializer(member).data, status=status.HTTP_200_OK)

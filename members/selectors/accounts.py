@@ -2,7 +2,8 @@
 
 from backend.exceptions import InvalidCodeError
 from backend.rotating_codes import IssuedCode, rotating_code_issue, rotating_code_verify
-from members.exceptions import MemberDisabledError
+from members.exceptions import MemberDisabledError, MemberNotFoundError
+from members.member_numbers import looks_generated, luhn_is_valid
 from members.models import Member
 
 MEMBER_CODE_KIND = "M"
@@ -29,3 +30,28 @@ def member_identify_by_code(*, code: str) -> Member:
     if not member.is_active:
         raise MemberDisabledError()
     return member
+
+
+def member_identify_by_number(*, number: str) -> Member:
+    """The member with this member number, typed or scanned at the till.
+
+    A generated number with a wrong check digit (a mistyped digit) is ``invalid_code``, so
+    the cashier retypes it instead of being told the member does not exist.
+    """
+    number = number.strip()
+    member = Member.objects.prefetch_related("tags").filter(member_no=number).first()
+    if member is None:
+        if looks_generated(number) and not luhn_is_valid(number):
+            raise InvalidCodeError()
+        raise MemberNotFoundError()
+    if not member.is_active:
+        raise MemberDisabledError()
+    return member
+
+
+def member_identify(*, code: str) -> Member:
+    """The member behind what the cashier scanned or typed: a member code or a member number."""
+    code = code.strip()
+    if code.isdigit():
+        return member_identify_by_number(number=code)
+    return member_identify_by_code(code=code)
