@@ -30,7 +30,7 @@ _PAY_ROUTES = {
 }
 _FAULT_ERRCODES = {
     "rate_limited": (45011, "api minute-quota reach limit  mustslower  retry next minute"),
-    "invalid_token": (40001, "invalid credential, access_token is invalid or not latest"),
+    "invalid_token": (40001, "invalid credential"),
     "user_refused": (43101, "user refuse to accept the msg"),
 }
 
@@ -117,7 +117,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if route == "code_to_session":
             return miniprogram.code_to_session(state, query)
         if not miniprogram.access_token_is_valid(state, query):
-            return wechat_error(40001, "invalid credential, access_token is invalid or not latest")
+            return wechat_error(40001, "invalid credential")
         if route == "phone_number":
             return miniprogram.phone_number(state, body)
         return miniprogram.subscribe_message_send(state, body)
