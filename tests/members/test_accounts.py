@@ -42,7 +42,7 @@ def test_second_login_finds_the_same_member():
 def test_login_records_the_unionid_when_wechat_sends_one():
     login = member_login_with_wechat(code="unionid-carol")
 
-    assert login.member.unionid == "sandbox-unionid-carol"
+    assert login.member.unionid == "sandbox-unionid-unionid-carol"
 
 
 @pytest.mark.django_db

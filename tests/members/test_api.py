@@ -259,11 +259,12 @@ def test_an_old_member_code_is_expired(api_client):
         datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.UTC), tick=False
     ):
         code = member_code_issue(member_id=member.pk).code
-    client = cashier(api_client, StoreFactory())
+    store = StoreFactory()
 
     with time_machine.travel(
         datetime.datetime(2026, 12, 1, 10, 2, tzinfo=datetime.UTC), tick=False
     ):
+        client = cashier(api_client, store)
         response = client.post("/api/pos/members/identify", {"code": code}, format="json")
 
     assert response.status_code == 400
