@@ -1,5 +1,9 @@
 """Pages served to browsers (the cashier page), outside the JSON API."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from stores import web
+
+urlpatterns = [
+    path("pos/", web.pos_page, name="pos-page"),
+]
