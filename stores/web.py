@@ -14,7 +14,10 @@ def pos_page(request):
     response = render(
         request,
         "stores/pos.html",
-        {"void_window_seconds": int(settings.COUPON_VOID_WINDOW.total_seconds())},
+        {
+            "void_window_seconds": int(settings.COUPON_VOID_WINDOW.total_seconds()),
+            "time_zone": settings.TIME_ZONE,
+        },
     )
     # The page is the same for every cashier; the data it shows is fetched with the token.
     response["Cache-Control"] = "no-cache"

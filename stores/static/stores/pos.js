@@ -15,6 +15,8 @@
   var app = document.getElementById("app");
   var API_ROOT = app.dataset.apiRoot || "/api/pos/";
   var VOID_WINDOW_MS = Number(app.dataset.voidWindowSeconds || 86400) * 1000;
+  // Times are shown in the business time zone, whatever the till's clock is set to.
+  var TIME_ZONE = app.dataset.timeZone || "Asia/Shanghai";
   var REQUEST_TIMEOUT_MS = 15000;
   var STORAGE = { session: "pos.session", draft: "pos.draft", attempt: "pos.attempt" };
 
@@ -106,21 +108,39 @@
 
   function pad2(n) { return String(n).padStart(2, "0"); }
 
-  function timeOf(iso) {
-    var d = new Date(iso);
-    if (isNaN(d.getTime())) return "";
-    return pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+  /** {year, month, day, hour, minute, second} of a Date in the business time zone. */
+  function businessParts(date) {
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: TIME_ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit",
+      }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      parts = {
+        year: String(date.getFullYear()), month: pad2(date.getMonth() + 1), day: pad2(date.getDate()),
+        hour: pad2(date.getHours()), minute: pad2(date.getMinutes()), second: pad2(date.getSeconds()),
+      };
+    }
+    return parts;
   }
 
-  function localDateText(d) {
-    return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate());
+  function timeOf(iso) {
+    var d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return "";
+    var p = businessParts(d);
+    return p.hour + ":" + p.minute;
+  }
+
+  function businessDateText(d) {
+    var p = businessParts(d);
+    return p.year + "-" + p.month + "-" + p.day;
   }
 
   function autoReceiptNo() {
-    var d = new Date();
+    var p = businessParts(new Date());
     var code = (session && session.store && session.store.code) || "POS";
-    return code + "-" + d.getFullYear() + pad2(d.getMonth() + 1) + pad2(d.getDate()) + "-" +
-      pad2(d.getHours()) + pad2(d.getMinutes()) + pad2(d.getSeconds());
+    return code + "-" + p.year + p.month + p.day + "-" + p.hour + p.minute + p.second;
   }
 
   function isCouponCode(code) { return /^C/i.test(code); }
@@ -259,8 +279,8 @@
     els.shift.hidden = false;
     els.shiftStore.textContent = session.store.name;
     var cashier = session.cashier || {};
-    els.shiftCashier.textContent = "收银员 " + (cashier.full_name || cashier.username || "");
-    els.todayDate.textContent = localDateText(new Date());
+    els.shiftCashier.textContent = cashier.full_name || cashier.username || "";
+    els.todayDate.textContent = businessDateText(new Date());
     restoreDraft();
     renderAttempt();
     loadToday();
@@ -514,6 +534,11 @@
     return box;
   }
 
+  function discountFigure(discountFen, gift) {
+    if (gift && !discountFen) return figure("优惠", "赠品", "figure-discount");
+    return figure("优惠", "-¥" + yuan(discountFen), "figure-discount");
+  }
+
   function campaignLine(campaign) {
     if (!campaign) return "";
     if (campaign.kind === "amount_off") {
@@ -522,8 +547,7 @@
         : "立减 " + yuan(campaign.amount_off_fen);
     }
     if (campaign.kind === "percent_off") {
-      var off = (100 - campaign.percent_off);
-      var text = (off % 10 === 0 ? off / 10 : off / 10) + " 折";
+      var text = (100 - campaign.percent_off) / 10 + " 折";
       if (campaign.max_discount_fen) text += "，最高减 " + yuan(campaign.max_discount_fen);
       if (campaign.min_spend_fen) text += "，满 " + yuan(campaign.min_spend_fen) + " 可用";
       return text;
@@ -574,7 +598,7 @@
       body.appendChild(el("p", "result-hint", campaignLine(campaign)));
       var figures = el("div", "figures");
       figures.appendChild(figure("订单金额", "¥" + yuan(attempt.amountFen)));
-      figures.appendChild(figure("优惠", "-¥" + yuan(preview.discount_fen), "figure-discount"));
+      figures.appendChild(discountFigure(preview.discount_fen, preview.gift));
       figures.appendChild(figure("应付", "¥" + yuan(preview.pay_fen), "figure-pay"));
       body.appendChild(figures);
       if (preview.gift) body.appendChild(el("p", "gift", "赠品：" + preview.gift));
@@ -594,7 +618,9 @@
     } else if (phase === "refused") {
       body.appendChild(el("p", "result-kicker", "不能使用"));
       body.appendChild(el("p", "result-title", describe(attempt.error)));
-      if (attempt.error && attempt.error.detail) body.appendChild(el("p", "result-hint", attempt.error.detail));
+      if (attempt.error && attempt.error.code === "min_spend_not_met" && attempt.amountFen !== undefined) {
+        body.appendChild(el("p", "result-hint", "当前订单 ¥" + yuan(attempt.amountFen) + "，可请顾客再选购后重新扫码"));
+      }
       body.appendChild(codeLine);
       body.appendChild(actions([actionButton("清除", "btn-ghost btn-lg", clearAttempt, "result-clear")]));
     } else if (phase === "preview_failed") {
@@ -611,7 +637,7 @@
       body.appendChild(el("p", "result-title", (redemption.campaign && redemption.campaign.name) || "优惠券"));
       var done = el("div", "figures");
       done.appendChild(figure("订单金额", "¥" + yuan(redemption.order_amount_fen)));
-      done.appendChild(figure("优惠", "-¥" + yuan(redemption.discount_fen), "figure-discount"));
+      done.appendChild(discountFigure(redemption.discount_fen, redemption.gift));
       done.appendChild(figure("应付", "¥" + yuan(redemption.pay_fen), "figure-pay"));
       body.appendChild(done);
       if (redemption.gift) body.appendChild(el("p", "gift", "请给顾客赠品：" + redemption.gift));
