@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend import api
+from backend.admin_dashboard import dashboard_view
 
 handler404 = "backend.exception_handler.json_not_found"
 handler500 = "backend.exception_handler.json_server_error"
@@ -16,5 +17,6 @@ urlpatterns = [
     path("api/", include("stores.urls")),
     path("api/", include("coupons.urls")),
     path("", include("stores.web_urls")),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,145 @@
+"""Figures for the admin dashboard: reads across coupons, flash deals and notifications.
+
+Every function takes a range of business days (Asia/Shanghai), both ends included, and
+answers plain data for the charts. ``store_id`` confines the store-bound figures to one store
+(a store manager's view); claims count for a store when the campaign is accepted there.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from coupons.models import Campaign, Coupon, Redemption
+
+
+@dataclass(frozen=True)
+class DayCouponFigures:
+    date: datetime.date
+    claimed: int
+    redeemed: int
+
+
+@dataclass(frozen=True)
+class StoreRedemptionFigures:
+    store_id: int
+    code: str
+    name: str
+    count: int
+    discount_fen: int
+
+
+@dataclass(frozen=True)
+class CouponTotals:
+    claimed: int
+    redeemed: int
+    voided: int
+    discount_fen: int
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return self.redeemed / self.claimed if self.claimed else None
+
+
+def business_days(*, start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def business_range(
+    *, start: datetime.date, end: datetime.date
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """From the first day's midnight to the midnight after the last day, business time."""
+    zone = timezone.get_default_timezone()
+    return (
+        datetime.datetime.combine(start, datetime.time.min, tzinfo=zone),
+        datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone),
+    )
+
+
+def _per_day(queryset, field: str) -> dict[datetime.date, int]:
+    rows = (
+        queryset.annotate(day=TruncDate(field, tzinfo=timezone.get_default_timezone()))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    return dict(rows)
+
+
+def _coupons_in_scope(store_id: int | None):
+    coupons = Coupon.objects.all()
+    if store_id is not None:
+        campaigns = Campaign.objects.filter(Q(all_stores=True) | Q(stores=store_id)).values("pk")
+        coupons = coupons.filter(campaign_id__in=campaigns)
+    return coupons
+
+
+def _redemptions_in_scope(store_id: int | None):
+    redemptions = Redemption.objects.all()
+    if store_id is not None:
+        redemptions = redemptions.filter(store_id=store_id)
+    return redemptions
+
+
+def coupon_figures_per_day(
+    *, start: datetime.date, end: datetime.date, store_id: int | None = None
+) -> list[DayCouponFigures]:
+    """Coupons claimed and redeemed (not voided) on each day of the range, zeros included."""
+    low, high = business_range(start=start, end=end)
+    claimed = _per_day(
+        _coupons_in_scope(store_id).filter(claimed_at__gte=low, claimed_at__lt=high), "claimed_at"
+    )
+    redeemed = _per_day(
+        _redemptions_in_scope(store_id).filter(
+            redeemed_at__gte=low, redeemed_at__lt=high, voided_at__isnull=True
+        ),
+        "redeemed_at",
+    )
+    return [
+        DayCouponFigures(date=day, claimed=claimed.get(day, 0), redeemed=redeemed.get(day, 0))
+        for day in business_days(start=start, end=end)
+    ]
+
+
+def coupon_totals(
+    *, start: datetime.date, end: datetime.date, store_id: int | None = None
+) -> CouponTotals:
+    low, high = business_range(start=start, end=end)
+    claimed = _coupons_in_scope(store_id).filter(claimed_at__gte=low, claimed_at__lt=high).count()
+    live = Q(voided_at__isnull=True)
+    figures = (
+        _redemptions_in_scope(store_id)
+        .filter(redeemed_at__gte=low, redeemed_at__lt=high)
+        .aggregate(
+            redeemed=Count("pk", filter=live),
+            voided=Count("pk", filter=~live),
+            discount_fen=Coalesce(Sum("discount_fen", filter=live), 0),
+        )
+    )
+    return CouponTotals(claimed=claimed, **figures)
+
+
+def redemptions_per_store(
+    *, start: datetime.date, end: datetime.date, store_id: int | None = None
+) -> list[StoreRedemptionFigures]:
+    """Live redemptions and their discount per store, most redemptions first."""
+    low, high = business_range(start=start, end=end)
+    rows = (
+        _redemptions_in_scope(store_id)
+        .filter(redeemed_at__gte=low, redeemed_at__lt=high, voided_at__isnull=True)
+        .values("store_id", "store__code", "store__name")
+        .annotate(count=Count("pk"), discount_fen=Sum("discount_fen"))
+        .order_by("-count", "store__code")
+    )
+    return [
+        StoreRedemptionFigures(
+            store_id=row["store_id"],
+            code=row["store__code"],
+            name=row["store__name"],
+            count=row["count"],
+            discount_fen=row["discount_fen"],
+        )
+        for row in rows
+    ]
