@@ -211,6 +211,7 @@
     invalid_credentials: "用户名或密码错误",
     too_many_attempts: "尝试次数过多，请稍后再试",
     throttled: "操作太频繁，请稍后再试",
+    not_store_staff: "此账号不是门店收银员，不能登录收银台",
     permission_denied: "此账号不能使用收银台",
     http_403: "此账号不能使用收银台",
   };
