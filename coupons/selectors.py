@@ -2,9 +2,21 @@
 and the figures marketers and store managers watch."""
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -351,3 +363,82 @@ def campaign_store_breakdown(*, campaign_id: int, store_id: int | None = None) -
         )
         .order_by("store_code")
     )
+
+
+COUPON_EXPORT_HEADER = (
+    "coupon_id",
+    "campaign_id",
+    "member_no",
+    "status",
+    "claimed_at",
+    "valid_until",
+    "redeemed_at",
+    "store_code",
+    "order_amount_fen",
+    "discount_fen",
+    "receipt_no",
+)
+
+
+def coupon_export_rows(
+    *, campaign_ids: list[int], now: datetime.datetime, chunk_size: int = 2000
+) -> Iterator[tuple]:
+    """Every coupon of these campaigns with its live redemption, one tuple per coupon.
+
+    Streams from the database in chunks (``iterator``) and keeps no row once yielded, so the
+    memory stays flat at any number of coupons. Times are in the business time zone;
+    ``status`` is what the shopper sees (expired once the validity has passed).
+    """
+    rows = (
+        Coupon.objects.filter(campaign_id__in=campaign_ids)
+        .annotate(
+            live=FilteredRelation("redemptions", condition=Q(redemptions__voided_at__isnull=True))
+        )
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "campaign_id",
+            "member__member_no",
+            "status",
+            "claimed_at",
+            "valid_until",
+            "redeemed_at",
+            "live__store__code",
+            "live__order_amount_fen",
+            "live__discount_fen",
+            "live__receipt_no",
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+    for (
+        pk,
+        campaign_id,
+        member_no,
+        status,
+        claimed_at,
+        valid_until,
+        redeemed_at,
+        store_code,
+        order_amount_fen,
+        discount_fen,
+        receipt_no,
+    ) in rows:
+        if status == CouponStatus.UNUSED and valid_until <= now:
+            status = CouponStatus.EXPIRED
+        yield (
+            pk,
+            campaign_id,
+            member_no,
+            status,
+            _local_iso(claimed_at),
+            _local_iso(valid_until),
+            _local_iso(redeemed_at),
+            store_code or "",
+            "" if order_amount_fen is None else order_amount_fen,
+            "" if discount_fen is None else discount_fen,
+            receipt_no or "",
+        )
+
+
+def _local_iso(value: datetime.datetime | None) -> str:
+    return "" if value is None else timezone.localtime(value).isoformat(timespec="seconds")
