@@ -186,6 +186,10 @@ def _member_is_eligible(*, campaign: Campaign, member_id: int, now: datetime.dat
     ).exists()
 
 
+def _claimable_campaign(*, campaign_id: int) -> Campaign | None:
+    return Campaign.objects.filter(pk=campaign_id, claimable_online=True).first()
+
+
 def coupon_claim(
     *, member_id: int, campaign_id: int, now: datetime.datetime | None = None
 ) -> Coupon:
@@ -201,7 +205,7 @@ def coupon_claim(
     ``remaining_stock``; writes the coupon.
     """
     now = now or timezone.now()
-    campaign = Campaign.objects.filter(pk=campaign_id, claimable_online=True).first()
+    campaign = _claimable_campaign(campaign_id=campaign_id)
     if campaign is None:
         raise CampaignNotFoundError()
     refusal = campaign_claim_window_refusal(campaign=campaign, now=now)
