@@ -153,9 +153,7 @@ class CampaignListApi(APIView):
             "valid_until": _datetime(campaign.valid_until),
             "valid_days": campaign.valid_days,
             "all_stores": campaign.all_stores,
-            "stores": []
-            if campaign.all_stores
-            else [{"id": s.pk, "code": s.code, "name": s.name} for s in campaign.stores.all()],
+            "stores": campaign.store_list,
             "total_stock": campaign.total_stock,
             "remaining_stock": campaign.remaining_stock,
             "per_member_limit": campaign.per_member_limit,
