@@ -1,0 +1,168 @@
+"""Reads about stores and staff."""
+
+import math
+from dataclasses import dataclass
+
+from stores.models import StaffProfile, StaffRole, Store
+
+# The mean Earth radius (IUGG), the usual choice for great-circle distances.
+EARTH_RADIUS_M = 6_371_008.8
+NEARBY_RADIUS_DEFAULT_M = 3_000
+NEARBY_RADIUS_MAX_M = 50_000
+# A shopper's list shows the nearest few; beyond this the map view is the better tool.
+NEARBY_RESULT_LIMIT = 50
+
+# About one centimetre: keeps stores sitting exactly on the circle inside the box despite
+# floating-point rounding in the box and the distance formulas.
+_BOX_MARGIN_DEGREES = 1e-7
+
+NEARBY_FIELDS = (
+    "code",
+    "name",
+    "address",
+    "city",
+    "latitude",
+    "longitude",
+    "opening_hours",
+    "phone",
+)
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres (haversine formula, spherical Earth)."""
+    phi1 = math.radians(lat1)
+    phi2 = math.radians(lat2)
+    half_dphi = (phi2 - phi1) / 2
+    half_dlambda = math.radians(lng2 - lng1) / 2
+    a = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """Latitude range and one or two longitude ranges (two when the box crosses ±180°).
+
+    ``longitude_ranges`` is empty when every longitude is inside (the circle reaches a pole).
+    """
+
+    latitude_min: float
+    latitude_max: float
+    longitude_ranges: tuple[tuple[float, float], ...]
+
+
+def bounding_box(*, lat: float, lng: float, radius_m: float) -> BoundingBox:
+    """The smallest latitude/longitude box that holds the circle around (lat, lng).
+
+    The longitude half-width is asin(sin(r) / cos(lat)), the exact width of a spherical cap
+    (wider than r / cos(lat) only by a hair, and never too narrow near the poles).
+    """
+    angular_radius = radius_m / EARTH_RADIUS_M
+    delta_lat = math.degrees(angular_radius) + _BOX_MARGIN_DEGREES
+    latitude_min = lat - delta_lat
+    latitude_max = lat + delta_lat
+    if latitude_min <= -90 or latitude_max >= 90:
+        return BoundingBox(max(latitude_min, -90.0), min(latitude_max, 90.0), ())
+
+    ratio = math.sin(angular_radius) / math.cos(math.radians(lat))
+    if ratio >= 1:
+        return BoundingBox(latitude_min, latitude_max, ())
+    delta_lng = math.degrees(math.asin(ratio)) + _BOX_MARGIN_DEGREES
+    if delta_lng >= 180:
+        return BoundingBox(latitude_min, latitude_max, ())
+
+    longitude_min = lng - delta_lng
+    longitude_max = lng + delta_lng
+    if longitude_min < -180:
+        ranges = ((longitude_min + 360, 180.0), (-180.0, longitude_max))
+    elif longitude_max > 180:
+        ranges = ((longitude_min, 180.0), (-180.0, longitude_max - 360))
+    else:
+        ranges = ((longitude_min, longitude_max),)
+    return BoundingBox(latitude_min, latitude_max, ranges)
+
+
+def store_list_nearby(
+    *, lat: float, lng: float, radius_m: float, limit: int = NEARBY_RESULT_LIMIT
+) -> list[dict]:
+    """Active stores within ``radius_m`` metres of (lat, lng), nearest first.
+
+    Each is a dict of ``NEARBY_FIELDS`` plus ``distance_m`` (whole metres). Ties on distance
+    are broken by store code, so the order is stable. At most ``limit`` stores.
+
+    The database narrows the search to an indexed latitude/longitude box around the circle;
+    the exact distance is then computed here for the few rows left.
+    """
+    box = bounding_box(lat=lat, lng=lng, radius_m=radius_m)
+    stores = Store.objects.active().filter(
+        latitude__gte=box.latitude_min, latitude__lte=box.latitude_max
+    )
+    if len(box.longitude_ranges) == 1:
+        ((longitude_min, longitude_max),) = box.longitude_ranges
+        stores = stores.filter(longitude__gte=longitude_min, longitude__lte=longitude_max)
+    elif box.longitude_ranges:
+        (west_min, west_max), (east_min, east_max) = box.longitude_ranges
+        stores = stores.filter(longitude__gte=west_min, longitude__lte=west_max) | stores.filter(
+            longitude__gte=east_min, longitude__lte=east_max
+        )
+
+    found = []
+    for row in stores.order_by().values_list(*NEARBY_FIELDS):
+        distance = distance_m(lat, lng, row[4], row[5])
+        if distance <= radius_m:
+            found.append((distance, row))
+    found.sort(key=lambda item: (item[0], item[1][0]))
+
+    results = []
+    for distance, row in found[:limit]:
+        store = dict(zip(NEARBY_FIELDS, row, strict=True))
+        store["distance_m"] = round(distance)
+        results.append(store)
+    return results
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: int
+    username: str
+    full_name: str
+    role: str
+    store: Store | None
+
+
+def staff_get(*, user_id: int) -> StaffMember | None:
+    """The active staff user with their profile and store, or None."""
+    profile = (
+        StaffProfile.objects.select_related("user", "store")
+        .filter(user_id=user_id, user__is_active=True)
+        .first()
+    )
+    if profile is None:
+        return None
+    user = profile.user
+    return StaffMember(
+        id=user.pk,
+        username=user.get_username(),
+        full_name=user.get_full_name(),
+        role=profile.role,
+        store=profile.store,
+    )
+
+
+def staff_store_id_for_scoping(user) -> int | None:
+    """The store a Django admin user is confined to, or None when not confined.
+
+    Store managers see only their own store's rows; superusers, marketers and staff without
+    a profile are not confined by store (their model permissions decide what they see).
+    """
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return None
+    cached = getattr(user, "_store_scope_cache", None)
+    if cached is not None:
+        return cached[0]
+    store_id = (
+        StaffProfile.objects.filter(user_id=user.pk, role=StaffRole.STORE_MANAGER)
+        .values_list("store_id", flat=True)
+        .first()
+    )
+    user._store_scope_cache = (store_id,)
+    return store_id
