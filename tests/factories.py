@@ -8,7 +8,7 @@ from django.utils import timezone
 from coupons.models import Audience, Campaign, CampaignKind
 from members.member_numbers import member_number_next
 from members.models import Member, Tag
-from stores.models import Store
+from stores.models import StaffProfile, StaffRole, Store
 
 
 class TagFactory(factory.django.DjangoModelFactory):
@@ -56,3 +56,29 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     total_stock = 100
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     audience = Audience.EVERYONE
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A Django user; the password is the username unless given."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or obj.username)
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class StaffProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffProfile
+
+    user = factory.SubFactory(UserFactory)
+    role = StaffRole.CASHIER
+    store = factory.SubFactory(StoreFactory)
