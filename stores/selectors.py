@@ -1,7 +1,10 @@
 """Reads about stores and staff."""
 
+import functools
 import math
 from dataclasses import dataclass
+
+from django.db import connection
 
 from stores.models import StaffProfile, StaffRole, Store
 
@@ -81,6 +84,36 @@ def bounding_box(*, lat: float, lng: float, radius_m: float) -> BoundingBox:
     return BoundingBox(latitude_min, latitude_max, ranges)
 
 
+@functools.cache
+def _nearby_sql_parts() -> tuple[str, str]:
+    """``SELECT … WHERE active AND latitude in range AND`` and the longitude range condition."""
+    table = connection.ops.quote_name(Store._meta.db_table)
+
+    def column(name):
+        return f"{table}.{connection.ops.quote_name(Store._meta.get_field(name).column)}"
+
+    select = ", ".join(column(name) for name in NEARBY_FIELDS)
+    # Only quoted names from the model's metadata go into the text; values are parameters.
+    head = (
+        f"SELECT {select} FROM {table} WHERE {column('is_active')} "  # noqa: S608
+        f"AND {column('latitude')} >= %s AND {column('latitude')} <= %s"
+    )
+    longitude_range = f"({column('longitude')} >= %s AND {column('longitude')} <= %s)"
+    return head, longitude_range
+
+
+def _nearby_sql(box: BoundingBox) -> tuple[str, list[float]]:
+    head, longitude_range = _nearby_sql_parts()
+    params = [box.latitude_min, box.latitude_max]
+    if not box.longitude_ranges:
+        return head, params
+    conditions = []
+    for low, high in box.longitude_ranges:
+        conditions.append(longitude_range)
+        params += [low, high]
+    return f"{head} AND ({' OR '.join(conditions)})", params
+
+
 def store_list_nearby(
     *, lat: float, lng: float, radius_m: float, limit: int = NEARBY_RESULT_LIMIT
 ) -> list[dict]:
@@ -90,23 +123,18 @@ def store_list_nearby(
     are broken by store code, so the order is stable. At most ``limit`` stores.
 
     The database narrows the search to an indexed latitude/longitude box around the circle;
-    the exact distance is then computed here for the few rows left.
+    the exact distance is then computed here for the few rows left. The query is written out
+    once (``_nearby_sql``) because on this public hot path building and compiling a queryset
+    cost more than the query itself.
     """
     box = bounding_box(lat=lat, lng=lng, radius_m=radius_m)
-    stores = Store.objects.active().filter(
-        latitude__gte=box.latitude_min, latitude__lte=box.latitude_max
-    )
-    if len(box.longitude_ranges) == 1:
-        ((longitude_min, longitude_max),) = box.longitude_ranges
-        stores = stores.filter(longitude__gte=longitude_min, longitude__lte=longitude_max)
-    elif box.longitude_ranges:
-        (west_min, west_max), (east_min, east_max) = box.longitude_ranges
-        stores = stores.filter(longitude__gte=west_min, longitude__lte=west_max) | stores.filter(
-            longitude__gte=east_min, longitude__lte=east_max
-        )
+    sql, params = _nearby_sql(box)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
 
     found = []
-    for row in stores.order_by().values_list(*NEARBY_FIELDS):
+    for row in rows:
         distance = distance_m(lat, lng, row[4], row[5])
         if distance <= radius_m:
             found.append((distance, row))

@@ -16,7 +16,7 @@ from backend.management.commands.run_demo import port_is_free
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
+requires_sandbox = pytest.mark.skipif(
     importlib.util.find_spec("backend.wechat_sandbox") is None,
     reason="the WeChat sandbox module (backend.wechat_sandbox) is not in this checkout",
 )
@@ -63,6 +63,7 @@ def _run_demo(tmp_path, port, sandbox_port):
     )
 
 
+@requires_sandbox
 def test_run_demo_serves_and_stops_everything_on_ctrl_c(tmp_path):
     port, sandbox_port = _free_port(), _free_port()
     process = _run_demo(tmp_path, port, sandbox_port)
