@@ -145,3 +145,36 @@ def test_scoped_admin_mixin_does_not_confine_a_superuser(store, other_store):
     queryset = _CampaignByStoreAdmin(Campaign, admin.site).get_queryset(request)
 
     assert queryset.count() == 1
+
+
+@pytest.mark.django_db
+def test_making_a_user_store_manager_in_admin_puts_them_in_the_managers_group(
+    admin_client, store, groups
+):
+    # given a plain user
+    user = UserFactory(username="newmanager")
+
+    # when an admin gives them the store manager role in the user admin
+    response = admin_client.post(
+        f"/admin/auth/user/{user.pk}/change/",
+        {
+            "username": "newmanager",
+            "is_active": "on",
+            "is_staff": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "09:00:00",
+            "staff_profile-TOTAL_FORMS": "1",
+            "staff_profile-INITIAL_FORMS": "0",
+            "staff_profile-MIN_NUM_FORMS": "0",
+            "staff_profile-MAX_NUM_FORMS": "1",
+            "staff_profile-0-role": "store_manager",
+            "staff_profile-0-store": str(store.pk),
+            "staff_profile-0-user": str(user.pk),
+        },
+    )
+
+    # then
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user.refresh_from_db()
+    assert (user.staff_profile.role, user.staff_profile.store) == ("store_manager", store)
+    assert list(user.groups.values_list("name", flat=True)) == ["Store managers"]
