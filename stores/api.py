@@ -2,6 +2,7 @@
 
 import math
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -34,6 +35,16 @@ def _number_param(query, name, *, low, high, default=None):
     if not math.isfinite(value) or not low <= value <= high:
         return None, _("Must be between %(low)s and %(high)s.") % {"low": low, "high": high}
     return value, None
+
+
+def _client_ip(request) -> str:
+    header = settings.TRUSTED_CLIENT_IP_HEADER
+    if header:
+        # The proxy appends the address it saw last; earlier entries can be forged by clients.
+        forwarded = request.META.get(f"HTTP_{header.upper().replace('-', '_')}", "")
+        if forwarded:
+            return forwarded.rsplit(",", 1)[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
 
 
 class StoreListNearbyApi(APIView):
@@ -140,7 +151,7 @@ class PosLoginApi(APIView):
         session = pos_session_start(
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            client_ip=request.META.get("REMOTE_ADDR", ""),
+            client_ip=_client_ip(request),
         )
         return Response(
             self.OutputSerializer(

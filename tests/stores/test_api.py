@@ -356,3 +356,34 @@ def test_schema_documents_the_nearby_answer(api_client):
     item = schema["components"]["schemas"]["StoreNearby"]
     assert "distance_m" in item["properties"]
     assert "/api/pos/auth/login" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_failures_count_per_client_address(api_client, cashier, settings):
+    settings.TRUSTED_CLIENT_IP_HEADER = "X-Real-IP"
+    for attempt in range(5):
+        api_client.post(
+            LOGIN_URL,
+            {"username": f"guess{attempt}", "password": "x"},
+            format="json",
+            REMOTE_ADDR="10.0.0.254",
+            HTTP_X_REAL_IP="203.0.113.7",
+        )
+
+    blocked = api_client.post(
+        LOGIN_URL,
+        {"username": "cashier1", "password": "cashier1"},
+        format="json",
+        REMOTE_ADDR="10.0.0.254",
+        HTTP_X_REAL_IP="203.0.113.7",
+    )
+    other_till = api_client.post(
+        LOGIN_URL,
+        {"username": "cashier1", "password": "cashier1"},
+        format="json",
+        REMOTE_ADDR="10.0.0.254",
+        HTTP_X_REAL_IP="203.0.113.8",
+    )
+
+    assert blocked.status_code == 429
+    assert other_till.status_code == 200
