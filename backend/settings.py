@@ -146,6 +146,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 POS_TOKEN_LIFETIME = timedelta(hours=env.int("POS_TOKEN_LIFETIME_HOURS", default=12))
+# Behind a reverse proxy every request comes from the proxy's address: name the header the
+# proxy sets to the client's address (for example X-Real-IP), so that the POS sign-in throttle
+# counts failures per till, not for everyone at once. Empty: use the connection's address.
+TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.authentication.MemberJWTAuthentication"],

@@ -3,7 +3,6 @@
 import datetime
 
 import factory
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from coupons.models import (
@@ -68,13 +67,20 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 
 class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
+    """A Django user; the password is the username unless given."""
 
-    username = factory.Sequence(lambda n: f"staff{n}")
-    password = factory.django.Password("test-password")
-    is_staff = False
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or obj.username)
+        if create:
+            obj.save(update_fields=["password"])
 
 
 class StaffProfileFactory(factory.django.DjangoModelFactory):
