@@ -43,11 +43,17 @@ def dashboard_scope_for(user) -> DashboardScope:
     raise PermissionDenied
 
 
+class _DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self):
+        # The browser's date picker reads and writes ISO dates, whatever the language.
+        super().__init__(format="%Y-%m-%d")
+
+
 class DateRangeForm(forms.Form):
-    start = forms.DateField(
-        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=gettext_lazy("From"), widget=_DateInput())
+    end = forms.DateField(label=gettext_lazy("To"), widget=_DateInput())
 
     def clean(self):
         data = super().clean()
