@@ -4,8 +4,8 @@ No JavaScript and nothing fetched from elsewhere: each function returns a ``Safe
 ``<svg>`` markup whose text (labels, series names) is escaped. Every bar and point carries a
 ``<title>`` so that hovering shows its exact figure, and the chart has an ``aria-label``.
 
-Bars and points are scaled to the largest value (rounded up to a readable axis maximum); a
-chart whose values are all zero draws an empty plot instead of dividing by zero.
+Bars and points are scaled to the largest value, rounded up to an axis of four whole-number
+steps; a chart whose values are all zero draws an empty plot instead of dividing by zero.
 """
 
 import math
@@ -30,20 +30,25 @@ class Series:
     color: str | None = None
 
 
-def nice_ceiling(value: float) -> float:
-    """The axis maximum for ``value``: 1, 2, 2.5 or 5 times a power of ten, at least ``value``.
+AXIS_STEPS = 4
+_MANTISSAS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
 
-    >>> nice_ceiling(0), nice_ceiling(7), nice_ceiling(13), nice_ceiling(240)
-    (1, 10, 20, 250)
+
+def axis_maximum(value: float) -> int:
+    """The top of a value axis with four whole-number steps, the smallest that holds ``value``.
+
+    >>> [axis_maximum(v) for v in (0, 3, 5, 7, 13, 24, 240)]
+    [4, 4, 8, 8, 16, 24, 240]
     """
     if value <= 0:
-        return 1
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        ceiling = step * 10**exponent
-        if ceiling >= value:
-            return int(ceiling) if ceiling == int(ceiling) else ceiling
-    return 10 ** (exponent + 1)  # pragma: no cover (the loop always returns)
+        return AXIS_STEPS
+    exponent = max(math.floor(math.log10(value / AXIS_STEPS)), 0)
+    while True:
+        for mantissa in _MANTISSAS:
+            step = mantissa * 10**exponent
+            if step == int(step) and step * AXIS_STEPS >= value:
+                return int(step) * AXIS_STEPS
+        exponent += 1
 
 
 def _number(value: float) -> str:
@@ -79,9 +84,9 @@ def _y_axis(
     *, left: float, top: float, plot_w: float, plot_h: float, maximum: float, fmt
 ) -> list[str]:
     parts = []
-    for step in range(5):
-        value = maximum * step / 4
-        y = top + plot_h - plot_h * step / 4
+    for step in range(AXIS_STEPS + 1):
+        value = maximum * step // AXIS_STEPS
+        y = top + plot_h - plot_h * step / AXIS_STEPS
         parts.append(
             f'<line x1="{_fmt(left)}" y1="{_fmt(y)}" x2="{_fmt(left + plot_w)}" y2="{_fmt(y)}" '
             f'stroke="{"#b9c4bd" if step == 0 else "#e6ebe8"}" stroke-width="1"/>'
@@ -118,7 +123,7 @@ def bar_chart(
     """Vertical bars, one group per label and one bar per series in each group."""
     left, right, top, bottom = 56, 12, 34, 30
     plot_w, plot_h = width - left - right, height - top - bottom
-    maximum = nice_ceiling(max((v for s in series for v in s.values), default=0))
+    maximum = axis_maximum(max((v for s in series for v in s.values), default=0))
     slot = plot_w / max(len(labels), 1)
     bar_w = max(min(slot * 0.8 / max(len(series), 1), 40), 1.5)
     group_w = bar_w * len(series)
@@ -156,7 +161,7 @@ def line_chart(
     """One line per series over the labels (days), with a dot on every point."""
     left, right, top, bottom = 56, 12, 34, 30
     plot_w, plot_h = width - left - right, height - top - bottom
-    maximum = nice_ceiling(max((v for s in series for v in s.values), default=0))
+    maximum = axis_maximum(max((v for s in series for v in s.values), default=0))
     slot = plot_w / max(len(labels), 1)
 
     parts = [_svg_open(width, height, title, "chart-line")]
@@ -201,7 +206,7 @@ def horizontal_bar_chart(
     label_w, right, top = 190, 90, 6
     plot_w = width - label_w - right
     height = top * 2 + row_height * max(len(labels), 1)
-    maximum = nice_ceiling(max(values, default=0))
+    maximum = axis_maximum(max(values, default=0))
 
     parts = [_svg_open(width, height, title, "chart-hbar")]
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
