@@ -209,8 +209,10 @@ def test_retry_after_a_lost_answer_and_a_reload_redeems_once_with_the_same_key(c
     assert page.input_value("#amount") == "60.00"
     assert page.evaluate("JSON.parse(sessionStorage.getItem('pos.attempt')).key") == key
 
-    # then the retry sends the same key and shows the first redemption, still only one
-    page.click("#confirm")
+    # then Enter on the empty scan field retries with the same key and shows the first
+    # redemption, still only one
+    assert _active_id(page) == "scan"
+    page.keyboard.press("Enter")
     page.wait_for_selector("#result[data-phase=done]")
     assert sent_keys == [key]
     assert Redemption.objects.count() == 1
@@ -225,11 +227,21 @@ def test_wrong_store_and_minimum_spend_are_refused_in_words_at_360_px(chromium, 
     min_spend = _coupon_code(_campaign("满50减10"))
     page = chromium.new_page(viewport=PHONE)
     _sign_in(page, till["url"])
+    preview = re.compile(r".*/api/pos/redemptions/preview$")
+    page.route(preview, lambda route: route.fulfill(status=502, body="Bad Gateway"))
 
-    # when the S002 coupon is scanned at S001
+    # when the S002 coupon is scanned at S001 while the server answers 502
     page.fill("#amount", "80")
     page.press("#amount", "Enter")
     _scan(page, wrong_store)
+
+    # then the failure is explained, the amount is kept, and a retry can follow
+    page.wait_for_selector("#result[data-phase=preview_failed]")
+    assert "服务器暂时无法处理（错误 502）" in page.inner_text("#result")
+    assert page.input_value("#amount") == "80.00"
+    screenshot(page, "pos-8a-server-error-360")
+    page.unroute(preview)
+    page.click("#result-retry")
 
     # then the cashier reads why, in red, and nothing is redeemed
     page.wait_for_selector("#result[data-phase=refused]")
@@ -267,6 +279,15 @@ def test_member_code_identifies_the_member(chromium, till):
     )
     code = rotating_code_issue(kind="M", object_id=member.pk).code
     page = chromium.new_page(viewport=PHONE)
+
+    # (a wrong password is refused in words first)
+    page.goto(f"{till['url']}/pos/")
+    page.fill("#login-username", "cashier1")
+    page.fill("#login-password", "wrong")
+    page.click("#login-submit")
+    page.wait_for_selector("#login-error:not([hidden])")
+    assert page.inner_text("#login-error") == "用户名或密码错误"
+    screenshot(page, "pos-0-sign-in-refused-360")
     _sign_in(page, till["url"])
 
     # when the member code is scanned
