@@ -3,6 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+pytest_plugins = ["tests.coupons.deal_fixtures"]
+
 
 @pytest.fixture
 def api_client():

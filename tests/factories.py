@@ -5,7 +5,7 @@ import datetime
 import factory
 from django.utils import timezone
 
-from coupons.models import Audience, Campaign, CampaignKind
+from coupons.models import Audience, Campaign, CampaignKind, FlashDeal
 from members.member_numbers import member_number_next
 from members.models import Member, Tag
 from stores.models import Store
@@ -56,3 +56,27 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     total_stock = 100
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     audience = Audience.EVERYONE
+
+
+class FlashDealFactory(factory.django.DjangoModelFactory):
+    """A live one-cent deal whose voucher is a gift not claimable online."""
+
+    class Meta:
+        model = FlashDeal
+
+    campaign = factory.SubFactory(
+        CampaignFactory,
+        kind=CampaignKind.GIFT,
+        amount_off_fen=None,
+        min_spend_fen=0,
+        gift_description="A bottle of soy sauce",
+        claimable_online=False,
+    )
+    title = factory.Sequence(lambda n: f"One-cent deal {n}")
+    price_fen = 1
+    starts_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(hours=2))
+    total_stock = 10
+    remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
+    per_member_limit = 1
+    payment_window = datetime.timedelta(minutes=5)
