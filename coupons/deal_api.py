@@ -176,14 +176,14 @@ class WeChatPayNotifyApi(APIView):
     permission_classes = ()
     parser_classes = ()
 
-    @extend_schema(request=None, responses={(200, "application/xml"): str})
+    @extend_schema(request=None, responses={(200, "text/xml"): str})
     def post(self, request):
         try:
             notice = wechat.wechat_pay_notification_parse(request.body)
         except ApplicationError as error:
             logger.warning("WeChat Pay notice refused: %s", error)
             return self._reply(success=False, message="invalid notice")
-        if notice.get("result_code", "SUCCESS") != "SUCCESS":
+        if not notice.get("paid"):
             logger.info("WeChat Pay notice of a failed payment: %s", notice.get("out_trade_no"))
             return self._reply(success=True)
         try:
@@ -191,6 +191,7 @@ class WeChatPayNotifyApi(APIView):
                 order_no=str(notice.get("out_trade_no") or ""),
                 transaction_id=str(notice.get("transaction_id") or ""),
                 total_fee=int(notice.get("total_fee")),
+                now=notice.get("paid_at"),
             )
         except (ApplicationError, TypeError, ValueError) as error:
             logger.error(
@@ -202,4 +203,4 @@ class WeChatPayNotifyApi(APIView):
     @staticmethod
     def _reply(*, success, message="OK"):
         body = wechat.wechat_pay_notification_reply(success=success, message=message)
-        return HttpResponse(body, content_type="application/xml")
+        return HttpResponse(body, content_type="text/xml")

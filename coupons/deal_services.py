@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend import wechat
-from backend.exceptions import ApplicationError, WeChatRateLimitedError, WeChatUnavailableError
+from backend.exceptions import ApplicationError, WeChatPayOrderPaidError, WeChatUnavailableError
 from coupons.deal_exceptions import (
     DealEndedError,
     DealLimitReachedError,
@@ -346,17 +346,23 @@ def flash_order_expire(*, order_id: int, now: datetime.datetime | None = None) -
         return "settled"
     if order.expires_at > now:
         return "not_due"
-    try:
-        result = wechat.wechat_pay_order_query(out_trade_no=order.order_no)
-    except (WeChatUnavailableError, WeChatRateLimitedError) as error:
-        logger.warning("WeChat Pay query for %s failed: %s", order.order_no, error)
+    result = _wechat_order_query(order_no=order.order_no)
+    if result is None:
         return "unknown"
-    except ApplicationError as error:
-        # WeChat answered (for example ORDERNOTEXIST when the unified order never happened).
-        logger.info("WeChat Pay query for %s: %s", order.order_no, error)
-        result = {}
-    trade_state = result.get("trade_state")
-    if trade_state in _PAID_TRADE_STATES:
+    if result["trade_state"] in _PAYING_TRADE_STATES:
+        return "paying"
+    if result["trade_state"] not in _PAID_TRADE_STATES:
+        try:
+            # Once closed it cannot be paid; the order's time_expire at WeChat is the same
+            # moment, so a close that fails for lack of WeChat leaves nothing payable either.
+            wechat.wechat_pay_order_close(out_trade_no=order.order_no)
+        except WeChatPayOrderPaidError:
+            result = _wechat_order_query(order_no=order.order_no)
+            if result is None or result["trade_state"] not in _PAID_TRADE_STATES:
+                return "unknown"
+        except ApplicationError as error:
+            logger.warning("WeChat Pay order %s not closed: %s", order.order_no, error)
+    if result["trade_state"] in _PAID_TRADE_STATES:
         flash_order_payment_record(
             order_no=order.order_no,
             transaction_id=result.get("transaction_id") or "",
@@ -364,10 +370,17 @@ def flash_order_expire(*, order_id: int, now: datetime.datetime | None = None) -
             now=now,
         )
         return "paid"
-    if trade_state in _PAYING_TRADE_STATES:
-        return "paying"
-    cancelled = flash_order_cancel(order=order, now=now, close_wechat_order=True)
+    cancelled = flash_order_cancel(order=order, now=now)
     return "cancelled" if cancelled else "settled"
+
+
+def _wechat_order_query(*, order_no: str) -> dict | None:
+    """WeChat Pay's view of the order, or None when WeChat cannot say right now."""
+    try:
+        return wechat.wechat_pay_order_query(out_trade_no=order_no)
+    except ApplicationError as error:
+        logger.warning("WeChat Pay query for %s failed: %s", order_no, error)
+        return None
 
 
 # --- Payment -------------------------------------------------------------------------------------
