@@ -586,3 +586,21 @@ def test_grab_without_the_gate_is_settled_by_the_database(fake_pay, settings):
     with pytest.raises(DealSoldOutError):
         _grab(deal, MemberFactory())
     assert FlashOrder.objects.filter(deal=deal).count() == 1
+
+
+def test_demo_deals_are_seeded_once():
+    import io
+
+    from coupons import deal_demo
+
+    deal_demo.seed(io.StringIO())
+    deal_demo.seed(io.StringIO())
+    deals = {deal.title: deal for deal in FlashDeal.objects.all()}
+    assert len(deals) == 3
+    live = deals[deal_demo.LIVE_TITLE]
+    assert (live.price_fen, live.total_stock, live.remaining_stock) == (1, 100, 100)
+    assert live.campaign.claimable_online is False
+    assert live.campaign.all_stores is True
+    assert deals[deal_demo.UPCOMING_TITLE].starts_at > timezone.now()
+    free = deals[deal_demo.FREE_TITLE]
+    assert (free.price_fen, free.requires_phone) == (0, True)
