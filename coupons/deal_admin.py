@@ -6,6 +6,7 @@ Writes go through coupons.deal_services; figures are annotated in the list's one
 import csv
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +38,7 @@ class FlashDealAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["campaign"]
     readonly_fields = ["remaining_stock", "created_at", "updated_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["title", "image_url", "campaign", "price_fen"]}),
         (_("When"), {"fields": ["starts_at", "ends_at", "payment_window", "is_paused"]}),
