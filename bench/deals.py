@@ -30,16 +30,20 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import (
+    ROOT,
+    ensure_database,
+    free_port,
+    server_env,
+    setup_django,
+    wait_until_up,
+)
+
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_deals"
 )
@@ -50,70 +54,27 @@ WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "20000"))
 STOCK = int(os.environ.get("BENCH_STOCK", "500"))
 HEALTH_REQUESTS = int(os.environ.get("BENCH_HEALTH_REQUESTS", "8000"))
-SECRET_KEY = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 
 
-# --- A production-like server (a minimal stand-in for a shared bench helper) --------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_up(url, process, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def _ensure_database():
-    import psycopg
-
-    parts = urllib.parse.urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not exists.fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
+# --- The server: bench.common's, with a choice of gunicorn worker class ------------------------
 
 
 class _Server:
-    """gunicorn + the WeChat sandbox on free ports, against the benchmark database."""
+    """gunicorn (``BENCH_WORKER_CLASS`` workers) + the WeChat sandbox, on the bench database.
+
+    Like bench.common.Server, which always runs sync workers; this benchmark compares both.
+    """
 
     def __init__(self):
-        self.port = _free_port()
-        self.sandbox_port = _free_port()
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "backend.settings",
-            "DJANGO_DEBUG": "false",
-            "SECRET_KEY": SECRET_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",
-            "WECHAT_APPID": "wx-sandbox-appid",
-            "WECHAT_SECRET": "sandbox-secret",
-            "WECHAT_PAY_MCH_ID": "1900000109",
-            "WECHAT_PAY_API_KEY": "sandbox-pay-api-key-0123456789abcd",
-            "WECHAT_API_ROOT": f"http://127.0.0.1:{self.sandbox_port}/",
-            "WECHAT_PAY_NOTIFY_URL": f"http://127.0.0.1:{self.port}/api/payments/wechat/notify",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.pop("CELERY_BROKER_URL", None)
+        self.port = free_port()
+        self.sandbox_port = free_port()
+        self.env = server_env(
+            DATABASE_URL=DATABASE_URL,
+            REDIS_URL=REDIS_URL,
+            WECHAT_SANDBOX_PORT=str(self.sandbox_port),
+            WECHAT_API_ROOT=f"http://127.0.0.1:{self.sandbox_port}/",
+            WECHAT_PAY_NOTIFY_URL=f"http://127.0.0.1:{self.port}/api/payments/wechat/notify",
+        )
         self._processes = []
 
     def _spawn(self, command, quiet=False):
@@ -131,7 +92,7 @@ class _Server:
 
     def __enter__(self):
         try:
-            _ensure_database()
+            ensure_database(DATABASE_URL)
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
                 cwd=ROOT,
@@ -142,7 +103,7 @@ class _Server:
                 [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(self.sandbox_port)],
                 quiet=True,  # one access-log line per unified order
             )
-            _wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", sandbox)
+            wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
             gunicorn = self._spawn(
                 [
                     sys.executable,
@@ -161,7 +122,7 @@ class _Server:
                     "warning",
                 ]
             )
-            _wait_until_up(f"http://127.0.0.1:{self.port}/api/health", gunicorn)
+            wait_until_up(f"http://127.0.0.1:{self.port}/api/health", process=gunicorn)
         except BaseException:
             self.__exit__()
             raise
@@ -178,15 +139,6 @@ class _Server:
                 process.kill()
                 process.wait()
         self._processes.clear()
-
-
-def _setup_django(env):
-    for key, value in env.items():
-        os.environ[key] = value
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- Load ---------------------------------------------------------------------------------------
@@ -316,7 +268,7 @@ def _row(phase, baseline):
 def run():
     server = _Server()
     with server:
-        _setup_django(server.env)
+        setup_django(server.env)
         deal, tokens = _prepare()
         port = server.port
         grabs = [_raw("POST", f"/api/deals/{deal.pk}/grab", token) for token in tokens]

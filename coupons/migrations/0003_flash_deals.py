@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coupons', '0001_initial'),
+        ('coupons', '0002_campaign_percent_off_in_range'),
         ('members', '0002_member_no_sequence'),
     ]
 
