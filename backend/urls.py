@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("members.urls")),
     path("api/", include("stores.urls")),
     path("api/", include("coupons.urls")),
+    path("api/", include("coupons.deal_urls")),
     path("", include("stores.web_urls")),
     path("admin/", admin.site.urls),
 ]
