@@ -55,7 +55,8 @@ def api_exception_handler(exc, context):
         headers["Retry-After"] = str(int(exc.wait))
 
     if isinstance(exc, exceptions.ValidationError):
-        body = error_body("invalid", _first_message(exc.detail), fields=exc.detail)
+        extra = {"fields": exc.detail} if isinstance(exc.detail, dict) else {}
+        body = error_body("invalid", _first_message(exc.detail), **extra)
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         detail = exc.detail if isinstance(exc.detail, str) else _first_message(exc.detail)

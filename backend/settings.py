@@ -124,6 +124,17 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Every periodic job, in this one place (the database scheduler copies them in at start).
+CELERY_BEAT_SCHEDULE = {
+    # Unpaid flash orders past their payment window give their stock back even when their
+    # countdown task was lost (broker down at grab time, worker restarted); pending refunds of
+    # late payments are resent until WeChat Pay accepts them.
+    "flash-order-sweep": {
+        "task": "coupons.deal_tasks.flash_order_sweep_task",
+        "schedule": 60.0,
+    },
+}
+
 # --- WeChat -----------------------------------------------------------------------------------
 WECHAT_SANDBOX_PORT = env.int("WECHAT_SANDBOX_PORT", default=8765)
 WECHAT_API_ROOT = env.str(
@@ -160,7 +171,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["members.authentication.IsMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backend.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "backend.pagination.LimitOffsetPagination",
     "EXCEPTION_HANDLER": "backend.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -176,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.schema.add_error_responses",
+    ],
 }
 
 # --- Business rules ---------------------------------------------------------------------------
@@ -183,6 +198,8 @@ ROTATING_CODE_STEP_SECONDS = 60
 ROTATING_CODE_TTL_SECONDS = 120
 COUPON_VOID_WINDOW = timedelta(hours=env.int("COUPON_VOID_WINDOW_HOURS", default=24))
 FLASH_ORDER_PAYMENT_WINDOW = timedelta(minutes=5)
+# How long each process trusts its copy of a deal (start, end, paused) on the grab path.
+FLASH_DEAL_CACHE_SECONDS = env.float("FLASH_DEAL_CACHE_SECONDS", default=1.0)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("members.urls")),
     path("api/", include("stores.urls")),
     path("api/", include("coupons.urls")),
+    path("api/", include("coupons.deal_urls")),
     path("", include("stores.web_urls")),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),

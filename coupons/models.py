@@ -253,3 +253,217 @@ class Redemption(models.Model):
     @property
     def pay_fen(self):
         return self.order_amount_fen - self.discount_fen
+
+
+# --- Flash deals ---------------------------------------------------------------------------------
+
+
+def _default_payment_window():
+    return settings.FLASH_ORDER_PAYMENT_WINDOW
+
+
+class FlashDeal(models.Model):
+    """A voucher (a campaign's coupon) sold for ``price_fen`` in a limited stock from a start time.
+
+    ``remaining_stock`` moves only by conditional F() updates in coupons.deal_services; the Redis
+    gate in coupons.deal_gate mirrors it to refuse the sold-out crowd without a query.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.PROTECT,
+        related_name="flash_deals",
+        verbose_name=_("voucher campaign"),
+        help_text=_("The coupon template the buyer receives; usually not claimable online."),
+    )
+    title = models.CharField(_("title"), max_length=64)
+    image_url = models.URLField(_("image URL"), max_length=500, blank=True)
+    price_fen = models.PositiveIntegerField(
+        _("price (fen)"), default=1, help_text=_("0 makes the deal free: no payment.")
+    )
+    starts_at = models.DateTimeField(_("starts at"), db_index=True)
+    ends_at = models.DateTimeField(_("ends at"))
+    total_stock = models.PositiveIntegerField(_("total stock"))
+    remaining_stock = models.PositiveIntegerField(_("remaining stock"))
+    per_member_limit = models.PositiveSmallIntegerField(_("per-member limit"), default=1)
+    requires_phone = models.BooleanField(_("bound phone required"), default=False)
+    required_tag = models.ForeignKey(
+        Tag,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("required tag"),
+    )
+    payment_window = models.DurationField(_("payment window"), default=_default_payment_window)
+    is_paused = models.BooleanField(_("paused"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Part of the Redis gate's key: saving a deal in admin starts a fresh gate from the database.
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("flash deal")
+        verbose_name_plural = _("flash deals")
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining_stock__lte=models.F("total_stock")),
+                name="flash_deal_remaining_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="flash_deal_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_member_limit__gte=1), name="flash_deal_limit_at_least_one"
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class FlashOrderStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+# The orders that hold stock and count towards the member's limit.
+FLASH_ORDER_LIVE_STATUSES = (FlashOrderStatus.AWAITING_PAYMENT, FlashOrderStatus.PAID)
+
+
+class FlashOrderQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(status__in=FLASH_ORDER_LIVE_STATUSES)
+
+    def overdue(self, now):
+        return self.filter(status=FlashOrderStatus.AWAITING_PAYMENT, expires_at__lte=now)
+
+
+class FlashOrder(models.Model):
+    """One grab of a deal. ``order_no`` is the ``out_trade_no`` WeChat Pay knows it by.
+
+    The member's limit is the partial unique constraint on (deal, member, slot) over live orders:
+    slot runs from 1 to the deal's per-member limit, so a member can never hold more.
+    """
+
+    order_no = models.CharField(_("order number"), max_length=32, unique=True)
+    deal = models.ForeignKey(
+        FlashDeal, on_delete=models.PROTECT, related_name="orders", verbose_name=_("deal")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="flash_orders", verbose_name=_("member")
+    )
+    slot = models.PositiveSmallIntegerField(_("slot"), default=1)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=FlashOrderStatus.choices,
+        default=FlashOrderStatus.AWAITING_PAYMENT,
+    )
+    price_fen = models.PositiveIntegerField(_("price (fen)"))
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("payment due by"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    transaction_id = models.CharField(_("WeChat transaction id"), max_length=32, blank=True)
+    coupon = models.OneToOneField(
+        Coupon,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="flash_order",
+        verbose_name=_("coupon"),
+    )
+
+    objects = FlashOrderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("flash order")
+        verbose_name_plural = _("flash orders")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "member", "slot"],
+                condition=Q(status__in=FLASH_ORDER_LIVE_STATUSES),
+                name="flash_order_member_limit",
+            ),
+        ]
+        indexes = [
+            # The sweep looks for overdue unpaid orders.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status=FlashOrderStatus.AWAITING_PAYMENT),
+                name="flash_order_unpaid_due_idx",
+            ),
+            models.Index(fields=["deal", "status"], name="flash_order_deal_status_idx"),
+            models.Index(fields=["member", "-created_at"], name="flash_order_member_idx"),
+        ]
+
+    def __str__(self):
+        return self.order_no
+
+
+class FlashRefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+
+
+class FlashRefund(models.Model):
+    """Money paid for an order that could not be honoured, on its way back to the member.
+
+    Written in the same transaction that decides to refund, then sent to WeChat Pay after commit
+    and retried by the sweep until WeChat accepts it (``out_refund_no`` makes retries safe).
+    """
+
+    order = models.OneToOneField(
+        FlashOrder, on_delete=models.PROTECT, related_name="refund", verbose_name=_("order")
+    )
+    out_refund_no = models.CharField(_("refund number"), max_length=64, unique=True)
+    total_fee = models.PositiveIntegerField(_("paid (fen)"))
+    refund_fee = models.PositiveIntegerField(_("refunded (fen)"))
+    reason = models.CharField(_("reason"), max_length=255)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=FlashRefundStatus.choices,
+        default=FlashRefundStatus.PENDING,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    refund_id = models.CharField(_("WeChat refund id"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    succeeded_at = models.DateTimeField(_("succeeded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("flash order refund")
+        verbose_name_plural = _("flash order refunds")
+
+    def __str__(self):
+        return self.out_refund_no
+
+
+class DealReminder(models.Model):
+    """A member asked to be told when a deal starts (sent by the notifications)."""
+
+    deal = models.ForeignKey(
+        FlashDeal, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("deal")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="deal_reminders", verbose_name=_("member")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deal reminder")
+        verbose_name_plural = _("deal reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "member"], name="deal_reminder_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.deal_id}/{self.member_id}"

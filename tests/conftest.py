@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 from backend.wechat import wechat_clients_reset
 from backend.wechat_sandbox import SandboxConfig, SandboxControl, SandboxServer, start_sandbox
 
+pytest_plugins = ["tests.coupons.deal_fixtures"]
+
 
 @pytest.fixture
 def api_client():

@@ -12,6 +12,7 @@ from coupons.models import (
     Coupon,
     CouponSource,
     CouponStatus,
+    FlashDeal,
     Redemption,
 )
 from members.member_numbers import member_number_next
@@ -120,3 +121,27 @@ class RedemptionFactory(factory.django.DjangoModelFactory):
     receipt_no = factory.Sequence(lambda n: f"R{n:06d}")
     idempotency_key = factory.Sequence(lambda n: f"key-{n}")
     request_fingerprint = "factory"
+
+
+class FlashDealFactory(factory.django.DjangoModelFactory):
+    """A live one-cent deal whose voucher is a gift not claimable online."""
+
+    class Meta:
+        model = FlashDeal
+
+    campaign = factory.SubFactory(
+        CampaignFactory,
+        kind=CampaignKind.GIFT,
+        amount_off_fen=None,
+        min_spend_fen=0,
+        gift_description="A bottle of soy sauce",
+        claimable_online=False,
+    )
+    title = factory.Sequence(lambda n: f"One-cent deal {n}")
+    price_fen = 1
+    starts_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(hours=2))
+    total_stock = 10
+    remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
+    per_member_limit = 1
+    payment_window = datetime.timedelta(minutes=5)

@@ -58,3 +58,11 @@ def test_schema_and_docs_are_served(client):
     assert b"/api/auth/wechat/login" in schema.content
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+@pytest.mark.django_db
+def test_a_json_body_that_is_not_an_object_is_400_in_the_error_shape(api_client):
+    response = api_client.post("/api/auth/wechat/login", [None, None], format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"

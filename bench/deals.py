@@ -1,0 +1,396 @@
+"""Flash-deal benchmark: 20,000 distinct members grab a deal with stock 500.
+
+    python -m bench.deals            (or ``run()`` from ``python -m bench``)
+
+One run on gunicorn (sync workers) + PostgreSQL + Redis + the WeChat sandbox:
+
+1. ``/api/health`` at 64 connections, idle: the baseline for every ratio; and a single-connection
+   health probe, idle, for the "stays responsive" check.
+2. The sale: 20,000 grabs, one per member (each with its own token), at 64 connections, while
+   the single-connection health probe keeps running beside it.
+3. Figures: requests/s, p50 and p99 of the in-stock phase (up to the last 201, WeChat Pay
+   unified order included) and of the sold-out phase, each as a ratio to health; oversold
+   units, orders held (must be 500), 5xx answers, and the probe's p99 during the sale against
+   idle.
+
+Goals (issue 4): sold-out ≥ 0.8× health, in-stock ≥ 0.3× health, probe p99 during the sale
+within 2× idle, 0 oversold, exactly 500 held, 0 5xx.
+
+The load generator is asyncio over raw sockets in this process, one request per connection
+(gunicorn's sync workers close every connection); it takes some CPU from the server, equally
+for health and for grabs, so the ratios stay comparable.
+
+Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/bench_deals``),
+``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), ``BENCH_CONNECTIONS`` (64),
+``BENCH_WORKERS`` (2), ``BENCH_WORKER_CLASS`` (``sync``; try ``gthread``), ``BENCH_MEMBERS``
+(20000), ``BENCH_STOCK`` (500).
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from bench.common import (
+    ROOT,
+    ensure_database,
+    free_port,
+    server_env,
+    setup_django,
+    wait_until_up,
+)
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_deals"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
+MEMBERS = int(os.environ.get("BENCH_MEMBERS", "20000"))
+STOCK = int(os.environ.get("BENCH_STOCK", "500"))
+HEALTH_REQUESTS = int(os.environ.get("BENCH_HEALTH_REQUESTS", "8000"))
+
+
+# --- The server: bench.common's, with a choice of gunicorn worker class ------------------------
+
+
+class _Server:
+    """gunicorn (``BENCH_WORKER_CLASS`` workers) + the WeChat sandbox, on the bench database.
+
+    Like bench.common.Server, which always runs sync workers; this benchmark compares both.
+    """
+
+    def __init__(self):
+        self.port = free_port()
+        self.sandbox_port = free_port()
+        self.env = server_env(
+            DATABASE_URL=DATABASE_URL,
+            REDIS_URL=REDIS_URL,
+            WECHAT_SANDBOX_PORT=str(self.sandbox_port),
+            WECHAT_API_ROOT=f"http://127.0.0.1:{self.sandbox_port}/",
+            WECHAT_PAY_NOTIFY_URL=f"http://127.0.0.1:{self.port}/api/payments/wechat/notify",
+        )
+        self._processes = []
+
+    def _spawn(self, command, quiet=False):
+        output = subprocess.DEVNULL if quiet else None
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
+        )
+        self._processes.append(process)
+        return process
+
+    def __enter__(self):
+        try:
+            ensure_database(DATABASE_URL)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+            )
+            sandbox = self._spawn(
+                [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(self.sandbox_port)],
+                quiet=True,  # one access-log line per unified order
+            )
+            wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
+            gunicorn = self._spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "backend.wsgi",
+                    "-w",
+                    str(WORKERS),
+                    "-k",
+                    WORKER_CLASS,
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "--backlog",
+                    "2048",
+                    "--log-level",
+                    "warning",
+                ]
+            )
+            wait_until_up(f"http://127.0.0.1:{self.port}/api/health", process=gunicorn)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self._processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+
+
+# --- Load ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    started: float
+    ended: float
+    status: int
+    code: str | None
+
+    @property
+    def ms(self):
+        return (self.ended - self.started) * 1000
+
+
+async def _request(port, raw: bytes) -> tuple[int, str | None]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head else 0
+    code = None
+    if status >= 400 and body:
+        try:
+            code = json.loads(body).get("code")
+        except ValueError:
+            code = None
+    return status, code
+
+
+def _raw(method, path, token=None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    if method == "POST":
+        lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _fire(port, requests: list[bytes], connections: int) -> list[Hit]:
+    """Send every request once, ``connections`` at a time."""
+    hits: list[Hit] = []
+    queue = iter(requests)
+
+    async def worker():
+        for raw in queue:
+            started = time.perf_counter()
+            try:
+                status, code = await _request(port, raw)
+            except OSError:
+                status, code = 0, "connection_error"
+            hits.append(Hit(started, time.perf_counter(), status, code))
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return hits
+
+
+async def _probe(port, stop: asyncio.Event | None, count: int | None = None) -> list[Hit]:
+    """One connection asking for /api/health again and again: what any other user sees."""
+    hits = []
+    raw = _raw("GET", "/api/health")
+    while (stop is None or not stop.is_set()) and (count is None or len(hits) < count):
+        started = time.perf_counter()
+        status, code = await _request(port, raw)
+        hits.append(Hit(started, time.perf_counter(), status, code))
+        await asyncio.sleep(0.01)
+    return hits
+
+
+async def _sale(port, grabs, connections):
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_probe(port, stop))
+    hits = await _fire(port, grabs, connections)
+    stop.set()
+    return hits, await probe
+
+
+# --- Figures ------------------------------------------------------------------------------------
+
+
+def _percentile(values, share):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@dataclass
+class Phase:
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self):
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _phase(name, hits, start=None, end=None):
+    if not hits:
+        return Phase(name, 0, 0.0, float("nan"), float("nan"))
+    start = min(hit.started for hit in hits) if start is None else start
+    end = max(hit.ended for hit in hits) if end is None else end
+    latencies = [hit.ms for hit in hits]
+    return Phase(
+        name, len(hits), end - start, _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+    )
+
+
+def _row(phase, baseline):
+    ratio = phase.rps / baseline.rps if baseline.rps else 0.0
+    return (
+        f"{phase.name:<22}{phase.requests:>8}{phase.rps:>10.0f}{ratio:>8.2f}x"
+        f"{phase.p50_ms:>9.1f}{phase.p99_ms:>9.1f}"
+        f"{phase.p50_ms / baseline.p50_ms:>8.2f}x{phase.p99_ms / baseline.p99_ms:>8.2f}x"
+    )
+
+
+def run():
+    server = _Server()
+    with server:
+        setup_django(server.env)
+        deal, tokens = _prepare()
+        port = server.port
+        grabs = [_raw("POST", f"/api/deals/{deal.pk}/grab", token) for token in tokens]
+
+        # Warm both workers (imports, connections, the deal's gate) before measuring.
+        asyncio.run(_fire(port, [_raw("GET", "/api/health")] * 400, CONNECTIONS))
+        health_hits = asyncio.run(
+            _fire(port, [_raw("GET", "/api/health")] * HEALTH_REQUESTS, CONNECTIONS)
+        )
+        idle_probe = asyncio.run(_probe(port, None, count=300))
+
+        sale_started = time.perf_counter()
+        grab_hits, sale_probe = asyncio.run(_sale(port, grabs, CONNECTIONS))
+        sale_ended = time.perf_counter()
+
+        _report(deal, health_hits, idle_probe, grab_hits, sale_probe, sale_started, sale_ended)
+
+
+def _prepare():
+    """A fresh deal with the stock, and one access token per member (members made once)."""
+    import datetime
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from coupons import deal_services
+    from coupons.models import Campaign, CampaignKind
+    from members.models import Member
+
+    now = timezone.now()
+    campaign, _ = Campaign.objects.get_or_create(
+        name="bench voucher",
+        defaults={
+            "kind": CampaignKind.GIFT,
+            "gift_description": "bench gift",
+            "claimable_online": False,
+            "claim_starts_at": now - datetime.timedelta(days=1),
+            "claim_ends_at": now + datetime.timedelta(days=365),
+            "valid_days": 30,
+            "total_stock": 10**9,
+            "remaining_stock": 10**9,
+        },
+    )
+    deal = deal_services.deal_create(
+        campaign=campaign,
+        total_stock=STOCK,
+        title=f"bench deal {now:%H%M%S}",
+        price_fen=1,
+        starts_at=now - datetime.timedelta(minutes=1),
+        ends_at=now + datetime.timedelta(hours=1),
+    )
+    existing = Member.objects.filter(openid__startswith="bench-member-").count()
+    if existing < MEMBERS:
+        Member.objects.bulk_create(
+            (
+                Member(member_no=f"99{i:010d}", openid=f"bench-member-{i}")
+                for i in range(existing, MEMBERS)
+            ),
+            batch_size=5000,
+        )
+    members = Member.objects.filter(openid__startswith="bench-member-").order_by("pk")[:MEMBERS]
+    tokens = []
+    for member in members:
+        tokens.append(str(AccessToken.for_user(member)))
+    return deal, tokens
+
+
+def _report(deal, health_hits, idle_probe, grab_hits, sale_probe, sale_started, sale_ended):
+    from coupons.models import FlashDeal, FlashOrder, FlashOrderStatus
+
+    health = _phase("/api/health (idle)", health_hits)
+    won = [hit for hit in grab_hits if hit.status == 201]
+    last_win = max((hit.ended for hit in won), default=sale_started)
+    in_stock_hits = [hit for hit in grab_hits if hit.ended <= last_win]
+    sold_out_hits = [hit for hit in grab_hits if hit.ended > last_win]
+    in_stock = _phase("grab, in stock", in_stock_hits, sale_started, last_win)
+    sold_out = _phase("grab, sold out", sold_out_hits, last_win, sale_ended)
+
+    statuses = {}
+    for hit in grab_hits:
+        key = f"{hit.status} {hit.code or ''}".strip()
+        statuses[key] = statuses.get(key, 0) + 1
+    server_errors = sum(1 for hit in grab_hits if hit.status >= 500 or hit.status == 0)
+    held = FlashOrder.objects.filter(deal=deal, status=FlashOrderStatus.AWAITING_PAYMENT).count()
+    live = FlashOrder.objects.filter(deal=deal).live().count()
+    remaining = FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
+    oversold = max(0, live - deal.total_stock) + max(0, live + remaining - deal.total_stock)
+
+    idle_p99 = _percentile([hit.ms for hit in idle_probe], 0.99)
+    sale_p99 = _percentile([hit.ms for hit in sale_probe], 0.99)
+
+    print(
+        f"\nflash deal: {len(grab_hits)} members, stock {deal.total_stock}, "
+        f"{CONNECTIONS} connections, gunicorn {WORKERS} x {WORKER_CLASS}"
+    )
+    print(
+        f"{'':<22}{'requests':>8}{'req/s':>10}{'ratio':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'p50 x':>9}{'p99 x':>9}"
+    )
+    for phase in (health, in_stock, sold_out):
+        print(_row(phase, health))
+    print(f"answers: {dict(sorted(statuses.items()))}")
+    print(
+        f"orders held: {held} (must be {deal.total_stock}); oversold: {oversold} (must be 0); "
+        f"5xx or failed: {server_errors} (must be 0)"
+    )
+    print(
+        f"/api/health p99 on one connection: idle {idle_p99:.1f} ms, during the sale "
+        f"{sale_p99:.1f} ms ({sale_p99 / idle_p99:.2f}x, goal <= 2x)"
+    )
+    goals = {
+        "sold-out >= 0.8x health": sold_out.rps >= 0.8 * health.rps,
+        "in-stock >= 0.3x health": in_stock.rps >= 0.3 * health.rps,
+        "health p99 within 2x idle": sale_p99 <= 2 * idle_p99,
+        "0 oversold": oversold == 0,
+        f"exactly {deal.total_stock} held": held == deal.total_stock,
+        "0 5xx": server_errors == 0,
+    }
+    print(
+        "goals: " + ", ".join(f"{name}: {'ok' if met else 'MISSED'}" for name, met in goals.items())
+    )
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,23 @@
+"""Celery tasks of flash deals: thin, taking ids, safe to run twice or side by side."""
+
+from celery import shared_task
+
+from coupons import deal_services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def flash_order_expire_task(order_id: int) -> str:
+    """At the end of the payment window: cancel the order unless WeChat says it was paid."""
+    return deal_services.flash_order_expire(order_id=order_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def flash_order_sweep_task() -> dict:
+    """Every minute (CELERY_BEAT_SCHEDULE): what the countdown tasks missed, pending refunds."""
+    return deal_services.flash_order_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def flash_refund_send_task(refund_id: int) -> bool:
+    """Send one recorded refund to WeChat Pay; a failure waits for the sweep."""
+    return deal_services.flash_refund_send(refund_id=refund_id)

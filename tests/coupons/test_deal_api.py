@@ -1,0 +1,195 @@
+"""The shopper API of flash deals, with WeChat Pay answered by the sandbox over HTTP."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from coupons import deal_services
+from coupons.models import Coupon, DealReminder, FlashDeal, FlashOrder, FlashOrderStatus
+from tests.factories import FlashDealFactory, MemberFactory, TagFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_deals")]
+
+PAY_PARAM_KEYS = {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+
+
+def _client(member):
+    client = APIClient()
+    token = str(RefreshToken.for_user(member).access_token)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def _grab(client, deal):
+    return client.post(f"/api/deals/{deal.pk}/grab", REMOTE_ADDR="203.0.113.7")
+
+
+def _remaining(deal):
+    return FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
+
+
+def test_grab_answers_the_order_and_wechat_pay_params(wechat_sandbox, settings):
+    # given
+    deal = FlashDealFactory(total_stock=5)
+    member = MemberFactory()
+    # when
+    response = _grab(_client(member), deal)
+    # then
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"order_no", "status", "pay_params", "expires_at"}
+    assert body["status"] == "awaiting_payment"
+    assert set(body["pay_params"]) == PAY_PARAM_KEYS
+    assert body["pay_params"]["appId"] == settings.WECHAT_APPID
+    order = FlashOrder.objects.get(order_no=body["order_no"])
+    assert datetime.datetime.fromisoformat(body["expires_at"]) == order.expires_at
+    at_wechat = wechat_sandbox.order(body["order_no"])
+    assert at_wechat["total_fee"] == 1
+    assert at_wechat["trade_state"] == "NOTPAY"
+    assert at_wechat["notify_url"] == settings.WECHAT_PAY_NOTIFY_URL
+    assert _remaining(deal) == 4
+
+
+def test_grab_of_a_free_deal_answers_paid_with_the_coupon(wechat_sandbox):
+    deal = FlashDealFactory(price_fen=0, requires_phone=True)
+    member = MemberFactory(phone="13800138000")
+    response = _grab(_client(member), deal)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "paid"
+    assert body["pay_params"] is None
+    coupon = Coupon.objects.get(member=member)
+    assert body["coupon"]["id"] == coupon.pk
+    assert body["coupon"]["kind"] == "gift"
+    assert wechat_sandbox.calls("/pay/unifiedorder") == 0
+
+
+def _deal_for(case, now):
+    if case == "paused":
+        return FlashDealFactory(is_paused=True)
+    if case == "not_started":
+        return FlashDealFactory(starts_at=now + datetime.timedelta(hours=1))
+    if case == "ended":
+        return FlashDealFactory(starts_at=now - datetime.timedelta(hours=2), ends_at=now)
+    if case == "sold_out":
+        deal = FlashDealFactory(total_stock=1)
+        _grab(_client(MemberFactory()), deal)
+        return deal
+    if case == "phone_required":
+        return FlashDealFactory(requires_phone=True)
+    if case == "not_eligible":
+        return FlashDealFactory(required_tag=TagFactory())
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("sold_out", 409),
+        ("not_started", 409),
+        ("ended", 409),
+        ("paused", 409),
+        ("phone_required", 403),
+        ("not_eligible", 403),
+    ],
+)
+def test_grab_refusals_have_their_code_and_status(wechat_sandbox, case, status):
+    deal = _deal_for(case, timezone.now())
+    response = _grab(_client(MemberFactory()), deal)
+    assert response.status_code == status
+    assert response.json()["code"] == case
+    assert response.json()["detail"]
+
+
+def test_grab_twice_is_limit_reached(wechat_sandbox):
+    deal = FlashDealFactory()
+    client = _client(MemberFactory())
+    assert _grab(client, deal).status_code == 201
+    response = _grab(client, deal)
+    assert (response.status_code, response.json()["code"]) == (409, "limit_reached")
+
+
+def test_grab_of_an_unknown_deal_is_404(wechat_sandbox):
+    response = _grab(_client(MemberFactory()), FlashDeal(pk=987654))
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_grab_needs_a_member_token():
+    deal = FlashDealFactory()
+    response = APIClient().post(f"/api/deals/{deal.pk}/grab")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("mode", ["drop", "http_500"])
+def test_grab_while_wechat_pay_is_down_is_503_and_gives_the_unit_back(wechat_sandbox, mode):
+    # given
+    deal = FlashDealFactory(total_stock=1)
+    member = MemberFactory()
+    wechat_sandbox.fault(mode, path="/pay/unifiedorder")
+    # when
+    response = _grab(_client(member), deal)
+    # then
+    assert (response.status_code, response.json()["code"]) == (503, "wechat_unavailable")
+    assert FlashOrder.objects.get(member=member).status == FlashOrderStatus.CANCELLED
+    assert _remaining(deal) == 1
+
+
+def test_deal_list_shows_live_and_upcoming_with_this_members_standing(wechat_sandbox):
+    # given
+    now = timezone.now()
+    live = FlashDealFactory(title="live", total_stock=3)
+    FlashDealFactory(title="upcoming", starts_at=now + datetime.timedelta(hours=1))
+    FlashDealFactory(title="over", starts_at=now - datetime.timedelta(hours=2), ends_at=now)
+    member = MemberFactory()
+    client = _client(member)
+    _grab(client, live)
+    # when
+    response = client.get("/api/deals")
+    # then
+    assert response.status_code == 200
+    rows = {row["title"]: row for row in response.json()}
+    assert set(rows) == {"live", "upcoming"}
+    assert rows["live"]["remaining_stock"] == 2
+    assert rows["live"]["my_count"] == 1
+    assert (rows["live"]["can_grab"], rows["live"]["reason"]) == (False, "limit_reached")
+    assert (rows["upcoming"]["can_grab"], rows["upcoming"]["reason"]) == (False, "not_started")
+    assert rows["upcoming"]["starts_at"]
+
+
+def test_order_detail_is_the_members_own_and_shows_the_coupon_once_paid(wechat_sandbox):
+    # given
+    deal = FlashDealFactory()
+    member = MemberFactory()
+    client = _client(member)
+    order_no = _grab(client, deal).json()["order_no"]
+    # when / then: unpaid
+    body = client.get(f"/api/deals/orders/{order_no}").json()
+    assert (body["status"], body["coupon"]) == ("awaiting_payment", None)
+    # someone else's
+    other = _client(MemberFactory()).get(f"/api/deals/orders/{order_no}")
+    assert (other.status_code, other.json()["code"]) == (404, "not_found")
+    # once paid
+    deal_services.flash_order_payment_record(order_no=order_no, transaction_id="42", total_fee=1)
+    body = client.get(f"/api/deals/orders/{order_no}").json()
+    assert body["status"] == "paid"
+    assert body["coupon"]["id"] == Coupon.objects.get(member=member).pk
+    assert body["coupon"]["gift_description"] == deal.campaign.gift_description
+
+
+def test_remind_is_idempotent(wechat_sandbox):
+    deal = FlashDealFactory(starts_at=timezone.now() + datetime.timedelta(hours=1))
+    client = _client(MemberFactory())
+    first = client.post(f"/api/deals/{deal.pk}/remind")
+    again = client.post(f"/api/deals/{deal.pk}/remind")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["deal_id"] == deal.pk
+    assert DealReminder.objects.count() == 1
+    assert client.get("/api/deals").json()[0]["reminded"] is True
+
+
+def test_remind_of_an_unknown_deal_is_404():
+    response = _client(MemberFactory()).post("/api/deals/987654/remind")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")

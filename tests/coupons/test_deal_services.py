@@ -1,0 +1,606 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from backend.exceptions import WeChatUnavailableError
+from coupons import deal_services
+from coupons.deal_exceptions import (
+    DealEndedError,
+    DealLimitReachedError,
+    DealNotEligibleError,
+    DealNotFoundError,
+    DealNotStartedError,
+    DealPausedError,
+    DealPhoneRequiredError,
+    DealSoldOutError,
+    PaymentMismatchError,
+)
+from coupons.deal_gate import gate_remaining
+from coupons.deal_selectors import deal_list_for_member, deal_snapshot_get
+from coupons.models import (
+    Coupon,
+    CouponSource,
+    DealReminder,
+    FlashDeal,
+    FlashOrder,
+    FlashOrderStatus,
+    FlashRefund,
+    FlashRefundStatus,
+)
+from tests.coupons.deal_fixtures import redis_flush_gates
+from tests.factories import FlashDealFactory, MemberFactory, TagFactory
+from tests.markers import requires_redis
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_deals", "committed")]
+
+_on_commit = {}
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Service calls below run what they defer to after commit, as a real commit would."""
+    _on_commit["capture"] = django_capture_on_commit_callbacks
+    yield
+    _on_commit.clear()
+
+
+def _committing(function, **kwargs):
+    with _on_commit["capture"](execute=True):
+        return function(**kwargs)
+
+
+def _grab(deal, member, now=None):
+    return _committing(
+        deal_services.deal_grab, member_id=member.pk, deal_id=deal.pk, client_ip="10.0.0.8", now=now
+    )
+
+
+def _cancel(order, now=None):
+    return _committing(deal_services.flash_order_cancel, order=order, now=now or timezone.now())
+
+
+def _expire(order, now=None):
+    return _committing(
+        deal_services.flash_order_expire, order_id=order.pk, now=now or _overdue(order)
+    )
+
+
+def _remaining(deal):
+    return FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
+
+
+def _overdue(order):
+    return order.expires_at + datetime.timedelta(seconds=1)
+
+
+# --- Grab ----------------------------------------------------------------------------------------
+
+
+def test_grab_holds_one_unit_and_opens_a_wechat_pay_order(fake_pay, settings):
+    # given
+    deal = FlashDealFactory(total_stock=10)
+    member = MemberFactory()
+    # when
+    order = _grab(deal, member)
+    # then
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+    assert _remaining(deal) == 9
+    assert order.pay_params["package"].startswith("prepay_id=")
+    assert len(order.order_no) <= 32
+    assert order.expires_at == order.created_at + datetime.timedelta(minutes=5)
+    (call,) = fake_pay.created
+    assert call["out_trade_no"] == order.order_no
+    assert call["total_fee"] == 1
+    assert call["openid"] == member.openid
+    assert call["client_ip"] == "10.0.0.8"
+    assert call["notify_url"] == settings.WECHAT_PAY_NOTIFY_URL
+    assert call["expires_at"] == order.expires_at
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"is_paused": True}, DealPausedError),
+        ({"starts_at_in": datetime.timedelta(minutes=5)}, DealNotStartedError),
+        ({"ends_at_in": -datetime.timedelta(minutes=5)}, DealEndedError),
+    ],
+)
+def test_grab_refuses_a_deal_that_is_not_on(fake_pay, changes, error):
+    # given
+    now = timezone.now()
+    fields = {"is_paused": changes.get("is_paused", False)}
+    if "starts_at_in" in changes:
+        fields["starts_at"] = now + changes["starts_at_in"]
+    if "ends_at_in" in changes:
+        fields["starts_at"] = now - datetime.timedelta(hours=1)
+        fields["ends_at"] = now + changes["ends_at_in"]
+    deal = FlashDealFactory(**fields)
+    # when / then
+    with pytest.raises(error):
+        _grab(deal, MemberFactory(), now=now)
+    assert FlashOrder.objects.count() == 0
+    assert _remaining(deal) == deal.total_stock
+
+
+def test_grab_of_an_unknown_deal_is_not_found(fake_pay):
+    with pytest.raises(DealNotFoundError):
+        deal_services.deal_grab(member_id=MemberFactory().pk, deal_id=999999, client_ip="1.1.1.1")
+
+
+def test_grab_never_sells_more_than_stock(fake_pay):
+    # given
+    deal = FlashDealFactory(total_stock=2)
+    members = MemberFactory.create_batch(3)
+    # when
+    _grab(deal, members[0])
+    _grab(deal, members[1])
+    # then
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, members[2])
+    assert FlashOrder.objects.filter(deal=deal).count() == 2
+    assert _remaining(deal) == 0
+
+
+def test_grab_twice_at_limit_one_is_refused(fake_pay):
+    deal = FlashDealFactory()
+    member = MemberFactory()
+    _grab(deal, member)
+    with pytest.raises(DealLimitReachedError):
+        _grab(deal, member)
+    assert FlashOrder.objects.filter(member=member).count() == 1
+    assert _remaining(deal) == deal.total_stock - 1
+
+
+def test_grab_up_to_a_limit_of_two(fake_pay):
+    deal = FlashDealFactory(per_member_limit=2)
+    member = MemberFactory()
+    first, second = _grab(deal, member), _grab(deal, member)
+    with pytest.raises(DealLimitReachedError):
+        _grab(deal, member)
+    assert {first.slot, second.slot} == {1, 2}
+
+
+def test_a_cancelled_order_frees_the_members_limit(fake_pay):
+    deal = FlashDealFactory()
+    member = MemberFactory()
+    order = _grab(deal, member)
+    _cancel(order)
+    again = _grab(deal, member)
+    assert again.status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_grab_requires_a_bound_phone_when_the_deal_says_so(fake_pay):
+    deal = FlashDealFactory(requires_phone=True)
+    with pytest.raises(DealPhoneRequiredError):
+        _grab(deal, MemberFactory(phone=None))
+    order = _grab(deal, MemberFactory(phone="13800138000"))
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_grab_requires_the_deals_tag(fake_pay):
+    tag = TagFactory(slug="vip")
+    deal = FlashDealFactory(required_tag=tag)
+    with pytest.raises(DealNotEligibleError):
+        _grab(deal, MemberFactory())
+    tagged = MemberFactory()
+    tagged.tags.add(tag)
+    assert _grab(deal, tagged).status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_free_deal_is_paid_at_once_with_its_coupon(fake_pay):
+    # given
+    deal = FlashDealFactory(price_fen=0, requires_phone=True)
+    member = MemberFactory(phone="13800138001")
+    # when
+    order = _grab(deal, member)
+    # then
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.PAID
+    assert order.paid_at is not None
+    coupon = Coupon.objects.get(member=member)
+    assert order.coupon == coupon
+    assert coupon.source == CouponSource.DEAL
+    assert coupon.campaign_id == deal.campaign_id
+    assert fake_pay.created == []
+    assert _remaining(deal) == deal.total_stock - 1
+
+
+def test_grab_gives_the_unit_back_when_wechat_pay_is_down(fake_pay):
+    # given
+    deal = FlashDealFactory(total_stock=1)
+    member = MemberFactory()
+    fake_pay.fail_create = True
+    # when
+    with pytest.raises(WeChatUnavailableError):
+        _grab(deal, member)
+    # then
+    order = FlashOrder.objects.get(member=member)
+    assert order.status == FlashOrderStatus.CANCELLED
+    assert _remaining(deal) == 1
+    # and the member can try again once WeChat is back
+    fake_pay.fail_create = False
+    assert _grab(deal, member).status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_expiry_task_is_scheduled_only_after_commit(
+    fake_pay, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given
+    from coupons import deal_tasks
+
+    scheduled = []
+    monkeypatch.setattr(
+        deal_tasks.flash_order_expire_task,
+        "apply_async",
+        lambda args, countdown: scheduled.append((args, countdown)),
+    )
+    deal = FlashDealFactory()
+    # when
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        order = deal_services.deal_grab(
+            member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="10.0.0.8"
+        )
+    # then
+    assert scheduled == []
+    for callback in callbacks:
+        callback()
+    assert scheduled == [([order.pk], 301.0)]
+
+
+def test_grab_reads_the_deal_once_per_cache_period(fake_pay, settings, django_assert_num_queries):
+    # given
+    settings.FLASH_DEAL_CACHE_SECONDS = 60
+    deal = FlashDealFactory(is_paused=True)
+    with pytest.raises(DealPausedError):
+        _grab(deal, MemberFactory())
+    # when / then: refused from the cached deal without a query
+    member = MemberFactory()
+    with django_assert_num_queries(0), pytest.raises(DealPausedError):
+        _grab(deal, member)
+    assert deal_snapshot_get(deal_id=deal.pk).is_paused
+
+
+# --- Cancel, expire, sweep -----------------------------------------------------------------------
+
+
+def test_cancel_gives_the_unit_back_exactly_once(fake_pay):
+    deal = FlashDealFactory(total_stock=5)
+    order = _grab(deal, MemberFactory())
+    now = timezone.now()
+    assert _cancel(order, now) is True
+    assert _cancel(order, now) is False
+    assert _remaining(deal) == 5
+
+
+def test_expire_before_the_window_ends_does_nothing(fake_pay):
+    order = _grab(FlashDealFactory(), MemberFactory())
+    outcome = deal_services.flash_order_expire(
+        order_id=order.pk, now=order.expires_at - datetime.timedelta(seconds=1)
+    )
+    assert outcome == "not_due"
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_expire_cancels_closes_and_returns_stock(fake_pay):
+    deal = FlashDealFactory(total_stock=3)
+    order = _grab(deal, MemberFactory())
+    outcome = _expire(order)
+    assert outcome == "cancelled"
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.CANCELLED
+    assert fake_pay.closed == [order.order_no]
+    assert _remaining(deal) == 3
+    # and again: nothing more
+    assert _expire(order) == "settled"
+    assert _remaining(deal) == 3
+
+
+def test_expire_records_a_payment_whose_callback_was_lost(fake_pay):
+    deal = FlashDealFactory(total_stock=3)
+    order = _grab(deal, MemberFactory())
+    fake_pay.trade_states[order.order_no] = "SUCCESS"
+    outcome = _expire(order)
+    assert outcome == "paid"
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.PAID
+    assert order.coupon is not None
+    assert order.transaction_id == f"tx-{order.order_no}"
+    assert _remaining(deal) == 2
+    assert fake_pay.closed == []
+
+
+def test_expire_waits_while_the_member_is_paying(fake_pay):
+    order = _grab(FlashDealFactory(), MemberFactory())
+    fake_pay.trade_states[order.order_no] = "USERPAYING"
+    assert _expire(order) == "paying"
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+
+
+def test_expire_changes_nothing_while_wechat_cannot_be_asked(fake_pay):
+    deal = FlashDealFactory(total_stock=3)
+    order = _grab(deal, MemberFactory())
+    fake_pay.fail_query = True
+    assert _expire(order) == "unknown"
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+    assert _remaining(deal) == 2
+
+
+def test_sweep_cancels_overdue_orders_only(fake_pay):
+    now = timezone.now()
+    deal = FlashDealFactory(total_stock=5, starts_at=now - datetime.timedelta(hours=1))
+    # (its countdown task lost: the callbacks of this grab never run)
+    old = deal_services.deal_grab(
+        member_id=MemberFactory().pk,
+        deal_id=deal.pk,
+        client_ip="10.0.0.8",
+        now=now - datetime.timedelta(minutes=10),
+    )
+    fresh = _grab(deal, MemberFactory(), now=now)
+    outcomes = deal_services.flash_order_sweep(now=now)
+    assert outcomes == {"cancelled": 1}
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.status == FlashOrderStatus.CANCELLED
+    assert fresh.status == FlashOrderStatus.AWAITING_PAYMENT
+    assert _remaining(deal) == 4
+
+
+# --- Payment -------------------------------------------------------------------------------------
+
+
+def _pay(order, total_fee=1, transaction_id="4200000001"):
+    return _committing(
+        deal_services.flash_order_payment_record,
+        order_no=order.order_no,
+        transaction_id=transaction_id,
+        total_fee=total_fee,
+    )
+
+
+def test_payment_marks_the_order_paid_and_issues_the_voucher(fake_pay):
+    deal = FlashDealFactory()
+    member = MemberFactory()
+    order = _grab(deal, member)
+    paid = _pay(order)
+    paid.refresh_from_db()
+    assert paid.status == FlashOrderStatus.PAID
+    assert paid.transaction_id == "4200000001"
+    coupon = Coupon.objects.get(member=member)
+    assert paid.coupon == coupon
+    assert coupon.source == CouponSource.DEAL
+
+
+def test_replayed_payment_issues_one_coupon(fake_pay):
+    order = _grab(FlashDealFactory(), MemberFactory())
+    _pay(order)
+    _pay(order)
+    assert Coupon.objects.count() == 1
+
+
+@pytest.mark.parametrize("case", ["wrong_amount", "unknown_order"])
+def test_mismatched_payment_changes_nothing(fake_pay, case):
+    order = _grab(FlashDealFactory(), MemberFactory())
+    with pytest.raises(PaymentMismatchError):
+        if case == "wrong_amount":
+            _pay(order, total_fee=100)
+        else:
+            deal_services.flash_order_payment_record(
+                order_no="FDNOSUCHORDER", transaction_id="x", total_fee=1
+            )
+    order.refresh_from_db()
+    assert order.status == FlashOrderStatus.AWAITING_PAYMENT
+    assert Coupon.objects.count() == 0
+
+
+def test_late_payment_is_honoured_while_stock_remains(fake_pay):
+    deal = FlashDealFactory(total_stock=2)
+    order = _grab(deal, MemberFactory())
+    _expire(order)
+    assert _remaining(deal) == 2
+    paid = _pay(order)
+    assert paid.status == FlashOrderStatus.PAID
+    assert _remaining(deal) == 1
+    assert Coupon.objects.count() == 1
+    assert FlashRefund.objects.count() == 0
+
+
+def test_late_payment_is_refunded_when_sold_out(fake_pay):
+    # given an order cancelled and its unit sold to someone else
+    deal = FlashDealFactory(total_stock=1)
+    order = _grab(deal, MemberFactory())
+    _expire(order)
+    _grab(deal, MemberFactory())
+    # when the late payment arrives
+    refunded = _pay(order)
+    # then
+    assert refunded.status == FlashOrderStatus.REFUNDED
+    refund = FlashRefund.objects.get(order=order)
+    assert refund.status == FlashRefundStatus.SUCCEEDED
+    assert fake_pay.refunds == [
+        {
+            "out_trade_no": order.order_no,
+            "out_refund_no": refund.out_refund_no,
+            "total_fee": 1,
+            "refund_fee": 1,
+        }
+    ]
+    assert _remaining(deal) == 0
+    assert Coupon.objects.count() == 0
+    # and a replay changes nothing
+    _pay(order)
+    assert FlashRefund.objects.count() == 1
+    assert len(fake_pay.refunds) == 1
+
+
+def test_late_payment_is_refunded_when_the_member_grabbed_again(fake_pay):
+    deal = FlashDealFactory(total_stock=5)
+    member = MemberFactory()
+    order = _grab(deal, member)
+    _expire(order)
+    _grab(deal, member)
+    assert _pay(order).status == FlashOrderStatus.REFUNDED
+    assert _remaining(deal) == 4
+
+
+def test_failed_refund_is_kept_and_resent_by_the_sweep(fake_pay):
+    deal = FlashDealFactory(total_stock=1)
+    order = _grab(deal, MemberFactory())
+    _expire(order)
+    _grab(deal, MemberFactory())
+    fake_pay.fail_refund = True
+    _pay(order)
+    refund = FlashRefund.objects.get(order=order)
+    assert refund.status == FlashRefundStatus.PENDING
+    assert refund.attempts == 1
+    fake_pay.fail_refund = False
+    deal_services.flash_order_sweep()
+    refund.refresh_from_db()
+    assert refund.status == FlashRefundStatus.SUCCEEDED
+    assert len(fake_pay.refunds) == 1
+
+
+# --- Reminders, deals, list ----------------------------------------------------------------------
+
+
+def test_remind_is_idempotent(fake_pay):
+    deal = FlashDealFactory(starts_at=timezone.now() + datetime.timedelta(hours=1))
+    member = MemberFactory()
+    _, created = deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
+    _, again = deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
+    assert (created, again) == (True, False)
+    assert DealReminder.objects.count() == 1
+
+
+def test_remind_refuses_an_ended_deal():
+    now = timezone.now()
+    deal = FlashDealFactory(starts_at=now - datetime.timedelta(hours=2), ends_at=now)
+    with pytest.raises(DealEndedError):
+        deal_services.deal_remind(member_id=MemberFactory().pk, deal_id=deal.pk)
+
+
+def test_deal_create_and_stock_change_keep_what_is_sold(fake_pay):
+    deal = FlashDealFactory(total_stock=5)
+    deal = deal_services.deal_create(
+        campaign=deal.campaign,
+        total_stock=5,
+        title="Created",
+        starts_at=timezone.now() - datetime.timedelta(minutes=1),
+        ends_at=timezone.now() + datetime.timedelta(hours=1),
+    )
+    assert deal.remaining_stock == 5
+    _grab(deal, MemberFactory())
+    _grab(deal, MemberFactory())
+    updated = deal_services.deal_update(deal=deal, data={"total_stock": 10})
+    assert updated.remaining_stock == 8
+    with pytest.raises(ValidationError):
+        deal_services.deal_update(deal=deal, data={"total_stock": 1})
+
+
+def test_deal_list_says_why_a_member_cannot_grab(fake_pay):
+    now = timezone.now()
+    tag = TagFactory(slug="gold")
+    live = FlashDealFactory(title="live")
+    upcoming = FlashDealFactory(title="upcoming", starts_at=now + datetime.timedelta(hours=1))
+    FlashDealFactory(title="over", starts_at=now - datetime.timedelta(hours=2), ends_at=now)
+    taken = FlashDealFactory(title="taken")
+    sold_out = FlashDealFactory(title="sold out", total_stock=1)
+    phone = FlashDealFactory(title="phone", requires_phone=True)
+    tagged = FlashDealFactory(title="tagged", required_tag=tag)
+    member = MemberFactory()
+    _grab(taken, member)
+    _grab(sold_out, MemberFactory())
+    rows = {row.deal.title: row for row in deal_list_for_member(member_id=member.pk, now=now)}
+    assert set(rows) == {"live", "upcoming", "taken", "sold out", "phone", "tagged"}
+    assert (rows["live"].can_grab, rows["live"].reason) == (True, None)
+    assert rows["upcoming"].reason == "not_started"
+    assert (rows["taken"].reason, rows["taken"].my_count) == ("limit_reached", 1)
+    assert rows["sold out"].reason == "sold_out"
+    assert rows["phone"].reason == "phone_required"
+    assert rows["tagged"].reason == "not_eligible"
+    assert upcoming.pk and live.pk and phone.pk and tagged.pk
+
+
+# --- Redis gate ----------------------------------------------------------------------------------
+
+
+@requires_redis
+def test_gate_answers_sold_out_and_over_limit_without_a_query(
+    fake_pay, settings, django_assert_num_queries
+):
+    # given a deal sold out through the gate, its row cached
+    settings.FLASH_DEAL_CACHE_SECONDS = 60
+    deal = FlashDealFactory(total_stock=1)
+    buyer = MemberFactory()
+    _grab(deal, buyer)
+    late = MemberFactory()
+    # when / then
+    with django_assert_num_queries(0):
+        with pytest.raises(DealSoldOutError):
+            _grab(deal, late)
+        with pytest.raises(DealLimitReachedError):
+            _grab(deal, buyer)
+
+
+@requires_redis
+def test_gate_rebuilds_from_the_database_after_a_flush(fake_pay):
+    # given
+    deal = FlashDealFactory(total_stock=3)
+    buyer = MemberFactory()
+    _grab(deal, buyer)
+    redis_flush_gates()
+    # when
+    with pytest.raises(DealLimitReachedError):
+        _grab(deal, buyer)
+    # then the gate knows both the stock and the member again
+    assert gate_remaining(deal=deal_snapshot_get(deal_id=deal.pk).gate) == 2
+    _grab(deal, MemberFactory())
+    _grab(deal, MemberFactory())
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, MemberFactory())
+
+
+@requires_redis
+def test_gate_corrects_itself_when_the_database_has_less(fake_pay):
+    # given a gate that believes in more stock than the database has
+    deal = FlashDealFactory(total_stock=2)
+    _grab(deal, MemberFactory())
+    FlashDeal.objects.filter(pk=deal.pk).update(remaining_stock=0)
+    gate = deal_snapshot_get(deal_id=deal.pk).gate
+    assert gate_remaining(deal=gate) == 1
+    # when the database refuses what the gate let through
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, MemberFactory())
+    # then the gate keeps the unit taken and refuses on its own from now on
+    assert gate_remaining(deal=gate) == 0
+
+
+def test_grab_without_the_gate_is_settled_by_the_database(fake_pay, settings):
+    settings.REDIS_URL = ""
+    deal = FlashDealFactory(total_stock=1)
+    _grab(deal, MemberFactory())
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, MemberFactory())
+    assert FlashOrder.objects.filter(deal=deal).count() == 1
+
+
+def test_demo_deals_are_seeded_once():
+    import io
+
+    from coupons import deal_demo
+
+    deal_demo.seed(io.StringIO())
+    deal_demo.seed(io.StringIO())
+    deals = {deal.title: deal for deal in FlashDeal.objects.all()}
+    assert len(deals) == 3
+    live = deals[deal_demo.LIVE_TITLE]
+    assert (live.price_fen, live.total_stock, live.remaining_stock) == (1, 100, 100)
+    assert live.campaign.claimable_online is False
+    assert live.campaign.all_stores is True
+    assert deals[deal_demo.UPCOMING_TITLE].starts_at > timezone.now()
+    free = deals[deal_demo.FREE_TITLE]
+    assert (free.price_fen, free.requires_phone) == (0, True)
