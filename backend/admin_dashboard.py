@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from backend import dashboard
 from backend.svg_charts import Series, horizontal_bar_chart, line_chart
+from coupons.models import FlashOrderStatus
 from stores.models import StaffRole
 
 DEFAULT_DAYS = 14
@@ -76,6 +77,18 @@ def _yuan(fen: float) -> str:
     return f"{fen // 100:,}.{fen % 100:02d}"
 
 
+def _duration(value: datetime.timedelta | float) -> str:
+    """3725 s → "1h 02m", 192 s → "3m 12s", 45 s → "45s"."""
+    seconds = int(value.total_seconds() if isinstance(value, datetime.timedelta) else value)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return _("%(h)dh %(m)02dm") % {"h": hours, "m": minutes}
+    if minutes:
+        return _("%(m)dm %(s)02ds") % {"m": minutes, "s": seconds}
+    return _("%(s)ds") % {"s": seconds}
+
+
 def _day_label(day: datetime.date) -> str:
     return f"{day.month}/{day.day}"
 
@@ -96,6 +109,10 @@ def dashboard_view(request):
     totals = dashboard.coupon_totals(start=start, end=end, store_id=scope.store_id)
     per_store = dashboard.redemptions_per_store(start=start, end=end, store_id=scope.store_id)
     labels = [_day_label(row.date) for row in per_day]
+    orders = dashboard.flash_orders_by_status(start=start, end=end)
+    sellouts = dashboard.deal_sellout_times(start=start, end=end)
+    sold_out = [deal for deal in sellouts if deal.sold_out_after is not None]
+    status_labels = dict(FlashOrderStatus.choices)
 
     charts = {
         "coupons_per_day": line_chart(
@@ -112,6 +129,23 @@ def dashboard_view(request):
             title=_("Redemptions per store"),
         )
         if per_store
+        else None,
+        "orders_by_status": horizontal_bar_chart(
+            labels=[str(status_labels[status]) for status in orders],
+            values=list(orders.values()),
+            title=_("Flash-deal orders by state"),
+            color="#ff7a1a",
+        )
+        if any(orders.values())
+        else None,
+        "sellout_times": horizontal_bar_chart(
+            labels=[deal.title for deal in sold_out],
+            values=[deal.sold_out_after.total_seconds() for deal in sold_out],
+            title=_("Time to sell out"),
+            color="#d7261e",
+            value_format=_duration,
+        )
+        if sold_out
         else None,
     }
 
@@ -130,5 +164,15 @@ def dashboard_view(request):
         else f"{totals.redemption_rate * 100:.1f}%",
         "per_store": [{"row": row, "discount_yuan": _yuan(row.discount_fen)} for row in per_store],
         "charts": charts,
+        "orders_total": sum(orders.values()),
+        "sellouts": [
+            {
+                "deal": deal,
+                "sold_out_after": None
+                if deal.sold_out_after is None
+                else _duration(deal.sold_out_after),
+            }
+            for deal in sellouts
+        ],
     }
     return render(request, "admin/dashboard.html", context)

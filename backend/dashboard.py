@@ -3,16 +3,25 @@
 Every function takes a range of business days (Asia/Shanghai), both ends included, and
 answers plain data for the charts. ``store_id`` confines the store-bound figures to one store
 (a store manager's view); claims count for a store when the campaign is accepted there.
+Flash deals and notifications belong to the whole chain and have no store scope.
 """
 
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from coupons.models import Campaign, Coupon, Redemption
+from coupons.models import (
+    FLASH_ORDER_LIVE_STATUSES,
+    Campaign,
+    Coupon,
+    FlashDeal,
+    FlashOrder,
+    FlashOrderStatus,
+    Redemption,
+)
 
 
 @dataclass(frozen=True)
@@ -142,4 +151,61 @@ def redemptions_per_store(
             discount_fen=row["discount_fen"],
         )
         for row in rows
+    ]
+
+
+# --- flash deals ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealSellout:
+    deal_id: int
+    title: str
+    starts_at: datetime.datetime
+    total_stock: int
+    sold: int
+    # From the start to the grab that took the last unit; None while any stock is left.
+    sold_out_after: datetime.timedelta | None
+
+
+def flash_orders_by_status(*, start: datetime.date, end: datetime.date) -> dict[str, int]:
+    """Orders placed in the range per status, every status present (zeros included)."""
+    low, high = business_range(start=start, end=end)
+    counts = dict(
+        FlashOrder.objects.filter(created_at__gte=low, created_at__lt=high)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in FlashOrderStatus.values}
+
+
+def deal_sellout_times(*, start: datetime.date, end: datetime.date) -> list[DealSellout]:
+    """Deals that started in the range, in start order, with how long each took to sell out.
+
+    A deal is sold out when no stock remains; the moment is its last live (awaiting payment
+    or paid) order, since stock given back by a cancelled order and grabbed again moves it.
+    """
+    low, high = business_range(start=start, end=end)
+    deals = (
+        FlashDeal.objects.filter(starts_at__gte=low, starts_at__lt=high)
+        .annotate(
+            last_live_order_at=Max(
+                "orders__created_at", filter=Q(orders__status__in=FLASH_ORDER_LIVE_STATUSES)
+            )
+        )
+        .order_by("starts_at", "pk")
+    )
+    return [
+        DealSellout(
+            deal_id=deal.pk,
+            title=deal.title,
+            starts_at=deal.starts_at,
+            total_stock=deal.total_stock,
+            sold=deal.total_stock - deal.remaining_stock,
+            sold_out_after=max(deal.last_live_order_at - deal.starts_at, datetime.timedelta(0))
+            if deal.remaining_stock == 0 and deal.last_live_order_at is not None
+            else None,
+        )
+        for deal in deals
     ]

@@ -6,7 +6,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from coupons.models import Campaign, CampaignKind, Coupon, CouponStatus, Redemption
+from coupons.models import (
+    Campaign,
+    CampaignKind,
+    Coupon,
+    CouponStatus,
+    FlashDeal,
+    FlashOrder,
+    FlashOrderStatus,
+    Redemption,
+)
 from members.models import Member
 from stores.models import StaffProfile, StaffRole, Store
 from stores.permissions import ensure_staff_groups
@@ -67,7 +76,55 @@ def _two_weeks_of_figures():
                     idempotency_key=f"k{n}",
                     request_fingerprint="browser-test",
                 )
+    _flash_deals(now)
     return n
+
+
+def _flash_deals(now):
+    """Three one-cent deals this week, two of them sold out."""
+    for index, (title, total, sold, minutes) in enumerate(
+        [
+            ("一分钱鸡蛋 10 枚", 200, 200, 3.2),
+            ("一分钱鲜牛奶", 300, 300, 11.5),
+            ("一分钱大米", 500, 320, 0),
+        ]
+    ):
+        starts_at = now - datetime.timedelta(days=2 + index * 2, hours=1)
+        voucher = Campaign.objects.create(
+            name=f"{title} 兑换券",
+            kind=CampaignKind.GIFT,
+            gift_description=title,
+            claimable_online=False,
+            claim_starts_at=starts_at,
+            claim_ends_at=starts_at + datetime.timedelta(days=30),
+            valid_days=7,
+            total_stock=total,
+            remaining_stock=total,
+        )
+        deal = FlashDeal.objects.create(
+            campaign=voucher,
+            title=title,
+            starts_at=starts_at,
+            ends_at=starts_at + datetime.timedelta(hours=2),
+            total_stock=total,
+            remaining_stock=total - sold,
+        )
+        statuses = (
+            [FlashOrderStatus.PAID] * 8
+            + [FlashOrderStatus.CANCELLED]
+            + [FlashOrderStatus.AWAITING_PAYMENT]
+        )
+        for k in range(10):
+            at = starts_at + datetime.timedelta(minutes=minutes * (k + 1) / 10)
+            FlashOrder.objects.create(
+                order_no=f"D{index}{k:04d}",
+                deal=deal,
+                member=Member.objects.create(member_no=f"44{index}{k:07d}", openid=f"d{index}-{k}"),
+                status=statuses[k] if k < 9 else FlashOrderStatus.PAID,
+                price_fen=1,
+                created_at=at,
+                expires_at=at + datetime.timedelta(minutes=5),
+            )
 
 
 def test_marketer_opens_the_dashboard_from_the_admin_index_and_sees_its_charts(
@@ -97,6 +154,8 @@ def test_marketer_opens_the_dashboard_from_the_admin_index_and_sees_its_charts(
         assert page.locator("#chart-coupons-per-day circle.point").count() == 2 * 14
         assert page.locator("#chart-redemptions-per-store rect.bar").count() == 2
         assert page.inner_text("#kpi-claimed") == str(claimed)
+        assert page.locator("#chart-flash-orders rect.bar").count() == 4
+        assert page.locator("#chart-sellout-times rect.bar").count() == 2
         assert page.inner_text("#dashboard-scope")
         screenshot(page, name)
         page.close()
