@@ -173,7 +173,8 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (response.status >= 500) throw { kind: "server", status: response.status };
         if (response.status === 401 && path !== "auth/login") {
-          signOut("登录已失效，请重新登录");
+          // Keep the amount and the attempt: after signing in again the retry uses the same key.
+          signOut("登录已失效，请重新登录", { keepWork: true });
           throw { kind: "auth", status: 401 };
         }
         if (!response.ok) {
@@ -288,15 +289,23 @@
     focusScan();
   }
 
-  function signOut(message) {
+  function signOut(message, options) {
+    var keepWork = options && options.keepWork;
     session = null;
-    attempt = null;
     today = null;
     store(STORAGE.session, null);
-    store(STORAGE.attempt, null);
-    store(STORAGE.draft, null);
-    els.amount.value = "";
-    els.receipt.value = "";
+    if (!keepWork) {
+      attempt = null;
+      store(STORAGE.attempt, null);
+      store(STORAGE.draft, null);
+      els.amount.value = "";
+      els.receipt.value = "";
+    } else if (attempt && attempt.phase === "confirming") {
+      attempt.phase = "confirm_failed";
+      attempt.error = { kind: "auth" };
+      saveAttempt();
+    }
+    confirmInFlight = false;
     els.scan.value = "";
     els.member.hidden = true;
     els.todayList.textContent = "";
@@ -460,7 +469,7 @@
         attempt.preview = answer.data;
         attempt.phase = "previewed";
       }, function (error) {
-        if (attempt !== pending || error.kind === "auth") return;
+        if (attempt !== pending) return;
         attempt.error = error;
         attempt.phase = error.kind === "refusal" ? "refused" : "preview_failed";
       })
@@ -498,13 +507,13 @@
       pending.phase = error.kind === "refusal" ? "refused" : "confirm_failed";
     }).then(function () {
       confirmInFlight = false;
+      if (pending.phase === "done") loadToday();
       if (attempt !== pending) return;
       saveAttempt();
       if (pending.phase === "done") {
         els.amount.value = "";
         setAutoReceipt();
         saveDraft();
-        loadToday();
       }
       renderAttempt();
       focusScan();
