@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from coupons.models import Audience, Campaign, CampaignKind
 from members.member_numbers import member_number_next
-from members.models import Member, Tag
+from members.models import Member, SubscriptionGrant, Tag
 from stores.models import Store
 
 
@@ -56,3 +56,13 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     total_stock = 100
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     audience = Audience.EVERYONE
+
+
+class SubscriptionGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubscriptionGrant
+
+    member = factory.SubFactory(MemberFactory)
+    template_id = "tmpl-coupon-redeemed"
+    remaining = 1
+    accepted_total = factory.LazyAttribute(lambda o: o.remaining)
