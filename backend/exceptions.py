@@ -60,3 +60,23 @@ class WeChatError(ApplicationError):
     def __init__(self, detail=None, *, errcode=None, extra=None):
         self.errcode = errcode
         super().__init__(detail, extra=extra)
+
+
+class WeChatPayOrderPaidError(WeChatError):
+    """WeChat Pay refused to close (or re-create) an order because the shopper has paid it.
+
+    The caller should treat the order as paid (query it, or wait for the payment callback)
+    rather than cancel it.
+    """
+
+    code = "wechat_order_paid"
+    status = 409
+    default_detail = _("This order has already been paid.")
+
+
+class WeChatPayNotificationInvalidError(ApplicationError):
+    """A payment callback that is not WeChat's: bad signature, other merchant or app, bad XML."""
+
+    code = "wechat_pay_notification_invalid"
+    status = 400
+    default_detail = _("The payment notification could not be verified.")

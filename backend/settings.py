@@ -152,6 +152,10 @@ if not WECHAT_API_ROOT.endswith("/"):
 WECHAT_APPID = env.str("WECHAT_APPID", default="wx-sandbox-appid" if DEBUG else None)
 WECHAT_SECRET = env.str("WECHAT_SECRET", default="sandbox-secret" if DEBUG else None)
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=3.0)
+# Which version of the mini-program a subscribe message opens: developer, trial or formal.
+WECHAT_MINIPROGRAM_STATE = env.str(
+    "WECHAT_MINIPROGRAM_STATE", default="developer" if DEBUG else "formal"
+)
 
 # --- Authentication ---------------------------------------------------------------------------
 SIMPLE_JWT = {
@@ -238,6 +242,9 @@ WECHAT_PAY_MCH_ID = env.str("WECHAT_PAY_MCH_ID", default="1900000109" if DEBUG e
 WECHAT_PAY_API_KEY = env.str(
     "WECHAT_PAY_API_KEY", default="sandbox-pay-api-key-0123456789abcd" if DEBUG else None
 )
+# The merchant's API certificate and key (PEM files), needed by WeChat Pay for refunds.
+WECHAT_PAY_MCH_CERT = env.str("WECHAT_PAY_MCH_CERT", default="") or None
+WECHAT_PAY_MCH_KEY = env.str("WECHAT_PAY_MCH_KEY", default="") or None
 # The public URL WeChat Pay calls back; in development the sandbox calls the local server.
 WECHAT_PAY_NOTIFY_URL = env.str(
     "WECHAT_PAY_NOTIFY_URL",
