@@ -75,7 +75,7 @@ def test_detail_shows_the_payload_and_last_error(admin_client):
 
 @pytest.mark.django_db
 def test_retry_action_sends_failed_notifications_again(
-    admin_client, fake_wechat, django_capture_on_commit_callbacks
+    admin_client, wechat_sandbox, django_capture_on_commit_callbacks
 ):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id="tmpl-coupon-redeemed", remaining=1)
@@ -89,4 +89,4 @@ def test_retry_action_sends_failed_notifications_again(
     failed.refresh_from_db()
     assert response.status_code == 302
     assert failed.state == NotificationState.SENT
-    assert len(fake_wechat.messages(touser=member.openid)) == 1
+    assert len(wechat_sandbox.messages(touser=member.openid)) == 1

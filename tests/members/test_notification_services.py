@@ -6,7 +6,8 @@ import time_machine
 from django.db import connection, transaction
 from django.utils import timezone
 
-from backend.exceptions import WeChatError, WeChatRateLimitedError, WeChatUnavailableError
+from backend import wechat
+from backend.exceptions import WeChatError
 from members.models import Notification, NotificationState, SubscriptionGrant
 from members.services.notifications import (
     NotificationPayloadError,
@@ -24,6 +25,12 @@ from tests.markers import requires_postgresql
 
 REDEEMED_TEMPLATE = "tmpl-coupon-redeemed"
 EXPIRING_TEMPLATE = "tmpl-coupons-expiring"
+SEND_PATH = "/cgi-bin/message/subscribe/send"
+
+
+def sends(wechat_sandbox):
+    """How many subscribe-message calls reached the sandbox."""
+    return wechat_sandbox.calls(SEND_PATH)
 
 
 def redeemed_payload(**overrides):
@@ -62,7 +69,7 @@ def test_enqueue_writes_a_pending_row_with_the_event_and_payload(
 
 
 @pytest.mark.django_db
-def test_notification_rolls_back_with_its_event(fake_wechat, django_capture_on_commit_callbacks):
+def test_notification_rolls_back_with_its_event(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE)
 
@@ -78,17 +85,17 @@ def test_notification_rolls_back_with_its_event(fake_wechat, django_capture_on_c
 
     assert not Notification.objects.exists()
     assert callbacks == []
-    assert fake_wechat.calls == 0
+    assert sends(wechat_sandbox) == 0
 
 
 @pytest.mark.django_db
-def test_sending_waits_for_the_commit(fake_wechat, django_capture_on_commit_callbacks):
+def test_sending_waits_for_the_commit(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE)
 
     with django_capture_on_commit_callbacks() as callbacks:
         notification = enqueue_redeemed(member)
-    assert fake_wechat.calls == 0
+    assert sends(wechat_sandbox) == 0
     assert len(callbacks) == 1
 
     callbacks[0]()
@@ -96,7 +103,7 @@ def test_sending_waits_for_the_commit(fake_wechat, django_capture_on_commit_call
     notification.refresh_from_db()
     assert notification.state == NotificationState.SENT
     assert notification.sent_at is not None
-    [message] = fake_wechat.messages(touser=member.openid)
+    [message] = wechat_sandbox.messages(touser=member.openid)
     assert message["template_id"] == REDEEMED_TEMPLATE
     assert message["data"]["thing2"] == {"value": "Futian Central"}
     assert message["data"]["amount3"] == {"value": "¥50.00"}
@@ -151,7 +158,7 @@ def test_message_fits_wechat_field_limits():
 
 @pytest.mark.django_db
 def test_no_grant_left_skips_without_calling_wechat(
-    fake_wechat, django_capture_on_commit_callbacks
+    wechat_sandbox, django_capture_on_commit_callbacks
 ):
     member = MemberFactory()
 
@@ -161,11 +168,11 @@ def test_no_grant_left_skips_without_calling_wechat(
     notification.refresh_from_db()
     assert notification.state == NotificationState.SKIPPED_NO_GRANT
     assert "no grant" in notification.last_error
-    assert fake_wechat.calls == 0
+    assert sends(wechat_sandbox) == 0
 
 
 @pytest.mark.django_db
-def test_a_grant_is_used_by_one_message_only(fake_wechat, django_capture_on_commit_callbacks):
+def test_a_grant_is_used_by_one_message_only(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
 
@@ -177,12 +184,12 @@ def test_a_grant_is_used_by_one_message_only(fake_wechat, django_capture_on_comm
         Notification.objects.filter(pk__in=[first.pk, second.pk]).values_list("state", flat=True)
     )
     assert states == {NotificationState.SENT, NotificationState.SKIPPED_NO_GRANT}
-    assert len(fake_wechat.messages()) == 1
+    assert len(wechat_sandbox.messages()) == 1
     assert SubscriptionGrant.objects.get(member=member).remaining == 0
 
 
 @pytest.mark.django_db
-def test_sending_again_does_not_send_twice(fake_wechat, django_capture_on_commit_callbacks):
+def test_sending_again_does_not_send_twice(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=5)
     with django_capture_on_commit_callbacks(execute=True):
@@ -190,16 +197,16 @@ def test_sending_again_does_not_send_twice(fake_wechat, django_capture_on_commit
 
     assert notification_send(notification_id=notification.pk) is None
 
-    assert len(fake_wechat.messages()) == 1
+    assert len(wechat_sandbox.messages()) == 1
     assert SubscriptionGrant.objects.get(member=member).remaining == 4
 
 
 @pytest.mark.django_db
-def test_user_refusal_is_recorded_not_retried_and_the_grant_given_back(fake_wechat):
+def test_user_refusal_is_recorded_not_retried_and_the_grant_given_back(wechat_sandbox):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
     notification = enqueue_redeemed(member)
-    fake_wechat.fault(WeChatError("user refused", errcode=43101))
+    wechat_sandbox.fault("user_refused")
 
     state = notification_send(notification_id=notification.pk)
 
@@ -207,19 +214,26 @@ def test_user_refusal_is_recorded_not_retried_and_the_grant_given_back(fake_wech
     assert state == notification.state == NotificationState.SKIPPED_USER_REFUSED
     assert "43101" in notification.last_error
     assert notification.attempts == 1
-    assert fake_wechat.calls == 1
+    assert sends(wechat_sandbox) == 1
     assert SubscriptionGrant.objects.get(member=member).remaining == 1
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "error", [WeChatRateLimitedError(), WeChatUnavailableError()], ids=["45011", "unavailable"]
+    ("fault", "code"),
+    [
+        ("rate_limited", "wechat_rate_limited"),
+        ("http_500", "wechat_unavailable"),
+        ("drop", "wechat_unavailable"),
+    ],
 )
-def test_retryable_failure_puts_the_row_back_to_pending_with_a_later_attempt(fake_wechat, error):
+def test_retryable_failure_puts_the_row_back_to_pending_with_a_later_attempt(
+    wechat_sandbox, fault, code
+):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
     notification = enqueue_redeemed(member)
-    fake_wechat.fault(error)
+    wechat_sandbox.fault(fault)
 
     with pytest.raises(NotificationRetryLater) as retry:
         notification_send(notification_id=notification.pk)
@@ -227,19 +241,19 @@ def test_retryable_failure_puts_the_row_back_to_pending_with_a_later_attempt(fak
     notification.refresh_from_db()
     assert notification.state == NotificationState.PENDING
     assert notification.attempts == 1
-    assert error.code in notification.last_error
+    assert code in notification.last_error
     assert notification.next_attempt_at > timezone.now()
     assert retry.value.countdown > 0
     assert SubscriptionGrant.objects.get(member=member).remaining == 1
 
 
 @pytest.mark.django_db
-def test_gives_up_after_the_last_attempt(fake_wechat, settings):
+def test_gives_up_after_the_last_attempt(wechat_sandbox, settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
     notification = enqueue_redeemed(member)
-    fake_wechat.fault(WeChatUnavailableError(), count=2)
+    wechat_sandbox.fault("http_500", count=2)
 
     with pytest.raises(NotificationRetryLater):
         notification_send(notification_id=notification.pk)
@@ -248,16 +262,20 @@ def test_gives_up_after_the_last_attempt(fake_wechat, settings):
     notification.refresh_from_db()
     assert state == notification.state == NotificationState.FAILED
     assert notification.last_error.startswith("gave up after 2 attempts")
-    assert fake_wechat.calls == 2
+    assert sends(wechat_sandbox) == 2
     assert SubscriptionGrant.objects.get(member=member).remaining == 1
 
 
 @pytest.mark.django_db
-def test_unexpected_wechat_error_fails_without_retry(fake_wechat):
+def test_unexpected_wechat_error_fails_without_retry(monkeypatch):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
     notification = enqueue_redeemed(member)
-    fake_wechat.fault(WeChatError("invalid template", errcode=40037))
+
+    def template_deleted_in_the_console(**kwargs):
+        raise WeChatError(errcode=40037)
+
+    monkeypatch.setattr(wechat, "wechat_subscribe_message_send", template_deleted_in_the_console)
 
     state = notification_send(notification_id=notification.pk)
 
@@ -269,7 +287,7 @@ def test_unexpected_wechat_error_fails_without_retry(fake_wechat):
 
 @pytest.mark.django_db
 def test_dispatcher_closes_a_send_abandoned_by_a_dead_worker_without_resending(
-    fake_wechat, settings
+    wechat_sandbox, settings
 ):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=0)
@@ -287,12 +305,12 @@ def test_dispatcher_closes_a_send_abandoned_by_a_dead_worker_without_resending(
     assert result.abandoned == 1
     assert notification.state == NotificationState.FAILED
     assert "unknown" in notification.last_error
-    assert fake_wechat.calls == 0
+    assert sends(wechat_sandbox) == 0
     assert SubscriptionGrant.objects.get(member=member).remaining == 1
 
 
 @pytest.mark.django_db
-def test_dispatcher_leaves_a_send_in_progress_alone(fake_wechat):
+def test_dispatcher_leaves_a_send_in_progress_alone(wechat_sandbox):
     member = MemberFactory()
     notification = enqueue_redeemed(member)
     Notification.objects.filter(pk=notification.pk).update(
@@ -307,7 +325,7 @@ def test_dispatcher_leaves_a_send_in_progress_alone(fake_wechat):
 
 
 @pytest.mark.django_db
-def test_dispatcher_sends_pending_rows_only_after_the_grace_period(fake_wechat, settings):
+def test_dispatcher_sends_pending_rows_only_after_the_grace_period(wechat_sandbox, settings):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=1)
     notification = enqueue_redeemed(member)  # no commit callbacks: its message never left
@@ -322,11 +340,11 @@ def test_dispatcher_sends_pending_rows_only_after_the_grace_period(fake_wechat, 
     notification.refresh_from_db()
     assert (early.published, on_time.published, again.published) == (0, 1, 0)
     assert notification.state == NotificationState.SENT
-    assert len(fake_wechat.messages()) == 1
+    assert len(wechat_sandbox.messages()) == 1
 
 
 @pytest.mark.django_db
-def test_retry_failed_sends_failed_ones_again(fake_wechat, django_capture_on_commit_callbacks):
+def test_retry_failed_sends_failed_ones_again(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=2)
     failed = enqueue_redeemed(member)
@@ -341,7 +359,7 @@ def test_retry_failed_sends_failed_ones_again(fake_wechat, django_capture_on_com
     assert count == 1
     assert failed.state == NotificationState.SENT
     assert failed.attempts == 1
-    assert len(fake_wechat.messages()) == 1
+    assert len(wechat_sandbox.messages()) == 1
 
 
 # --- Grants --------------------------------------------------------------------------------------
@@ -391,7 +409,9 @@ def claim_coupon(member, *, valid_until, name="Fresh fruit 10 off"):
 
 @pytest.mark.django_db
 @time_machine.travel(datetime.datetime(2026, 3, 1, 2, 0, tzinfo=datetime.UTC), tick=False)
-def test_digest_is_one_message_per_member_per_day(fake_wechat, django_capture_on_commit_callbacks):
+def test_digest_is_one_message_per_member_per_day(
+    wechat_sandbox, django_capture_on_commit_callbacks
+):
     now = timezone.now()
     member, other, no_grant, far = MemberFactory.create_batch(4)
     for m in (member, other, far):
@@ -413,11 +433,11 @@ def test_digest_is_one_message_per_member_per_day(fake_wechat, django_capture_on
     assert digest.payload["count"] == 3
     assert digest.payload["campaign_name"] == "Soonest and 2 more"
     assert digest.state == NotificationState.SENT
-    assert {m["touser"] for m in fake_wechat.messages()} == {member.openid, other.openid}
+    assert {m["touser"] for m in wechat_sandbox.messages()} == {member.openid, other.openid}
 
 
 @pytest.mark.django_db
-def test_digest_comes_again_the_next_day(fake_wechat, django_capture_on_commit_callbacks):
+def test_digest_comes_again_the_next_day(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=EXPIRING_TEMPLATE, remaining=3)
     with time_machine.travel(datetime.datetime(2026, 3, 1, 2, 0, tzinfo=datetime.UTC), tick=False):
@@ -461,7 +481,7 @@ def run_in_threads(count, target):
 
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_picking_the_same_notification_send_it_once(fake_wechat):
+def test_two_workers_picking_the_same_notification_send_it_once(wechat_sandbox):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=5)
     # Rows written directly: enqueueing would send them at commit, before the race.
@@ -481,7 +501,7 @@ def test_two_workers_picking_the_same_notification_send_it_once(fake_wechat):
     states = list(Notification.objects.values_list("state", flat=True))
     assert states.count(NotificationState.SENT) == 5
     assert states.count(NotificationState.SKIPPED_NO_GRANT) == 5
-    assert len(fake_wechat.messages()) == 5
+    assert len(wechat_sandbox.messages()) == 5
     assert SubscriptionGrant.objects.get(member=member).remaining == 0
 
 

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.celery import app as celery_app
-from backend.exceptions import WeChatError, WeChatRateLimitedError, WeChatUnavailableError
 from coupons.models import Coupon
 from members.models import Notification, NotificationState, SubscriptionGrant
 from members.services.notifications import notification_enqueue
@@ -21,6 +20,7 @@ from members.tasks import (
 )
 from tests.factories import CampaignFactory, MemberFactory, SubscriptionGrantFactory
 
+SEND_PATH = "/cgi-bin/message/subscribe/send"
 PAYLOAD = {
     "coupon_id": 1,
     "campaign_name": "10 off 50",
@@ -44,40 +44,46 @@ def granted_member():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "error",
-    [WeChatRateLimitedError(), WeChatUnavailableError(), WeChatError("token", errcode=40001)],
-    ids=["rate-limited-45011", "timeout-or-5xx", "token-expired"],
+    ("fault", "attempts", "calls"),
+    [
+        ("rate_limited", 3, 3),  # 45011
+        ("http_500", 3, 3),
+        ("drop", 3, 3),  # the connection is lost before WeChat answers
+        ("invalid_token", 2, 3),  # the gateway refreshes the token and tries once more itself
+    ],
 )
-def test_send_task_retries_a_passing_failure_then_sends(fake_wechat, granted_member, error):
+def test_send_task_retries_a_passing_failure_then_sends(
+    wechat_sandbox, granted_member, fault, attempts, calls
+):
     notification = pending_notification(granted_member)
-    fake_wechat.fault(error, count=2)
+    wechat_sandbox.fault(fault, count=2)
 
     notification_send_task.delay(notification.pk)
 
     notification.refresh_from_db()
     assert notification.state == NotificationState.SENT
-    assert notification.attempts == 3
-    assert fake_wechat.calls == 3
-    assert len(fake_wechat.messages()) == 1
+    assert notification.attempts == attempts
+    assert wechat_sandbox.calls(SEND_PATH) == calls
+    assert len(wechat_sandbox.messages(touser=granted_member.openid)) == 1
     assert SubscriptionGrant.objects.get(member=granted_member).remaining == 0
 
 
 @pytest.mark.django_db
-def test_send_task_does_not_retry_a_refusal(fake_wechat, granted_member):
+def test_send_task_does_not_retry_a_refusal(wechat_sandbox, granted_member):
     notification = pending_notification(granted_member)
-    fake_wechat.fault(WeChatError("refused", errcode=43101), count=3)
+    wechat_sandbox.fault("user_refused", count=3)
 
     notification_send_task.delay(notification.pk)
 
     notification.refresh_from_db()
     assert notification.state == NotificationState.SKIPPED_USER_REFUSED
-    assert fake_wechat.calls == 1
+    assert wechat_sandbox.calls(SEND_PATH) == 1
 
 
 @pytest.mark.django_db
-def test_send_task_fails_with_the_reason_after_the_last_attempt(fake_wechat, granted_member):
+def test_send_task_fails_with_the_reason_after_the_last_attempt(wechat_sandbox, granted_member):
     notification = pending_notification(granted_member)
-    fake_wechat.fault(WeChatUnavailableError(), count=settings.NOTIFICATION_MAX_ATTEMPTS)
+    wechat_sandbox.fault("http_500", count=settings.NOTIFICATION_MAX_ATTEMPTS)
 
     notification_send_task.delay(notification.pk)
 
@@ -85,17 +91,17 @@ def test_send_task_fails_with_the_reason_after_the_last_attempt(fake_wechat, gra
     assert notification.state == NotificationState.FAILED
     assert notification.attempts == settings.NOTIFICATION_MAX_ATTEMPTS
     assert "wechat_unavailable" in notification.last_error
-    assert fake_wechat.messages() == []
+    assert wechat_sandbox.messages() == []
 
 
 @pytest.mark.django_db
-def test_send_task_for_a_missing_row_does_nothing(fake_wechat):
+def test_send_task_for_a_missing_row_does_nothing(wechat_sandbox):
     assert notification_send_task.delay(987654).get() is None
-    assert fake_wechat.calls == 0
+    assert wechat_sandbox.calls(SEND_PATH) == 0
 
 
 @pytest.mark.django_db
-def test_dispatch_task_sends_what_was_left_pending(fake_wechat, granted_member):
+def test_dispatch_task_sends_what_was_left_pending(wechat_sandbox, granted_member):
     notification = pending_notification(granted_member)  # its commit callback never ran
     Notification.objects.filter(pk=notification.pk).update(
         next_attempt_at=timezone.now() - datetime.timedelta(minutes=5)
@@ -110,7 +116,7 @@ def test_dispatch_task_sends_what_was_left_pending(fake_wechat, granted_member):
 
 @pytest.mark.django_db
 @time_machine.travel(datetime.datetime(2026, 3, 1, 2, 0, tzinfo=datetime.UTC), tick=False)
-def test_digest_task_writes_todays_digests(fake_wechat, django_capture_on_commit_callbacks):
+def test_digest_task_writes_todays_digests(wechat_sandbox, django_capture_on_commit_callbacks):
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id="tmpl-coupons-expiring", remaining=1)
     now = timezone.now()
@@ -126,7 +132,7 @@ def test_digest_task_writes_todays_digests(fake_wechat, django_capture_on_commit
 
     assert written == 1
     assert Notification.objects.get().dedupe_key == "2026-03-01"
-    assert len(fake_wechat.messages(touser=member.openid)) == 1
+    assert len(wechat_sandbox.messages(touser=member.openid)) == 1
 
 
 def test_every_periodic_task_is_registered_with_a_schedule():
