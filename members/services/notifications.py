@@ -228,14 +228,15 @@ def _publish_send_tasks(notification_ids: list[int], *, even_if_broker_down: boo
     global _broker_down_until
     from members.tasks import notification_send_task  # the tasks module imports this one
 
-    if not even_if_broker_down and time.monotonic() < _broker_down_until:
+    eager = notification_send_task.app.conf.task_always_eager
+    if not (even_if_broker_down or eager) and time.monotonic() < _broker_down_until:
         return 0
     published = 0
     for notification_id in notification_ids:
         try:
             notification_send_task.delay(notification_id)
         except Exception:
-            if notification_send_task.app.conf.task_always_eager:
+            if eager:
                 raise  # the task itself failed: a bug to see, not a broker outage
             _broker_down_until = time.monotonic() + BROKER_COOL_OFF_SECONDS
             logger.warning(
