@@ -516,3 +516,20 @@ def test_concurrent_acceptances_are_all_counted():
     )
 
     assert SubscriptionGrant.objects.get(member=member).remaining == 8
+
+
+@pytest.mark.django_db
+def test_demo_seed_tops_grants_up_without_lowering_them():
+    from members import notification_demo
+
+    member = MemberFactory()
+    SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=9)
+
+    notification_demo.seed()
+    notification_demo.seed()
+
+    grants = dict(
+        SubscriptionGrant.objects.filter(member=member).values_list("template_id", "remaining")
+    )
+    assert grants[REDEEMED_TEMPLATE] == 9
+    assert grants[EXPIRING_TEMPLATE] == notification_demo.GRANTS
