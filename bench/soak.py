@@ -15,6 +15,7 @@ or sending, or marked sent but absent from the sandbox; must be 0); throughput.
 """
 
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -42,6 +43,7 @@ SENDING_TIMEOUT_SECONDS = "35"
 DISPATCH_GRACE_SECONDS = "10"
 DISPATCH_EVERY_SECONDS = 5.0
 DEADLINE_SECONDS = 900
+QUEUE = "soak-notifications"  # its own queue, emptied before and after
 
 
 def free_port() -> int:
@@ -94,6 +96,7 @@ def main() -> None:
         "WECHAT_PAY_NOTIFY_URL": "http://127.0.0.1:8000/api/payments/wechat/notify",
         "DATABASE_URL": DATABASE_URL,
         "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
         "WECHAT_API_ROOT": sandbox_root,
         "NOTIFICATION_SENDING_TIMEOUT_SECONDS": SENDING_TIMEOUT_SECONDS,
         "NOTIFICATION_DISPATCH_GRACE_SECONDS": DISPATCH_GRACE_SECONDS,
@@ -160,6 +163,14 @@ def main() -> None:
 def run(sandbox_root, start_worker, workers) -> None:
     from django.db import transaction
 
+    from backend.celery import app as celery_app
+
+    def purge_queue():
+        # RabbitMQ refuses to purge a queue that does not exist yet (the first run).
+        with celery_app.connection_for_write() as conn, contextlib.suppress(Exception):
+            conn.default_channel.queue_purge(QUEUE)
+
+    purge_queue()
     from members.models import Member, Notification, NotificationState, SubscriptionGrant
     from members.services.notifications import notification_dispatch_pending, notification_enqueue
 
@@ -237,6 +248,7 @@ def run(sandbox_root, start_worker, workers) -> None:
         time.sleep(0.5)
     finished_in = time.monotonic() - started
 
+    purge_queue()  # what is left are the dispatcher's repeats of rows already finished
     report(sandbox_root, finished_in, killed)
 
 

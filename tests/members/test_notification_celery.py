@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -62,18 +63,26 @@ def _forget_broker_connections():
     celery_app.amqp._producer_pool = None
 
 
+def _route_tasks_to(queue: str | None):
+    celery_app.conf.task_routes = {"members.tasks.*": {"queue": queue}} if queue else None
+    celery_app.amqp.__dict__.pop("router", None)  # a cached property, built from task_routes
+    celery_app.amqp._rtable = None
+
+
 @contextlib.contextmanager
-def publishing_to(broker_url: str):
-    """Make this process publish tasks to ``broker_url`` instead of running them eagerly."""
+def publishing_to(broker_url: str, queue: str | None = None):
+    """Make this process publish tasks to ``broker_url`` (and ``queue``), not run them eagerly."""
     conf = celery_app.conf
     saved = (conf.broker_url, conf.task_always_eager)
     conf.broker_url, conf.task_always_eager = broker_url, False
     _forget_broker_connections()
+    _route_tasks_to(queue)
     try:
         yield
     finally:
         conf.broker_url, conf.task_always_eager = saved
         _forget_broker_connections()
+        _route_tasks_to(None)
         notification_services._broker_down_until = 0.0
 
 
@@ -107,7 +116,13 @@ def wait_until_finished(ids, timeout=45.0):
 
 
 @pytest.fixture
-def celery_worker_process(wechat_sandbox, tmp_path):
+def worker_queue():
+    """A queue of this test's own: a shared broker may hold other runs' tasks."""
+    return f"test-notifications-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker_process(wechat_sandbox, tmp_path, worker_queue):
     """A real ``celery -A backend worker`` on the test broker, the test database and sandbox."""
     db = connection.settings_dict
     env = {
@@ -119,6 +134,7 @@ def celery_worker_process(wechat_sandbox, tmp_path):
             f"{db['PORT'] or 5432}/{db['NAME']}"
         ),
         "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": worker_queue,
         "WECHAT_API_ROOT": wechat_sandbox.root,
         "WECHAT_TIMEOUT_SECONDS": "2",
         "REDIS_URL": settings.REDIS_URL,
@@ -190,10 +206,12 @@ def test_events_while_the_broker_is_down_stay_pending_then_the_dispatcher_sends_
 @requires_postgresql
 @requires_broker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_sends_an_enqueued_notification(wechat_sandbox, celery_worker_process):
+def test_a_real_worker_sends_an_enqueued_notification(
+    wechat_sandbox, celery_worker_process, worker_queue
+):
     [member] = granted_members(1)
 
-    with publishing_to(BROKER_URL):
+    with publishing_to(BROKER_URL, worker_queue):
         notification = enqueue_redeemed(member)
         wait_until_finished([notification.pk])
 
@@ -208,7 +226,7 @@ def test_a_real_worker_sends_an_enqueued_notification(wechat_sandbox, celery_wor
 @requires_broker
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_then_back_every_notification_sent_once_by_a_real_worker(
-    wechat_sandbox, celery_worker_process
+    wechat_sandbox, celery_worker_process, worker_queue
 ):
     members = granted_members(5)
 
@@ -217,7 +235,7 @@ def test_broker_down_then_back_every_notification_sent_once_by_a_real_worker(
     ids = [n.pk for n in notifications]
     assert Notification.objects.filter(pk__in=ids, state=NotificationState.PENDING).count() == 5
 
-    with publishing_to(BROKER_URL):
+    with publishing_to(BROKER_URL, worker_queue):
         result = notification_dispatch_pending(now=after_grace())
         wait_until_finished(ids)
         again = notification_dispatch_pending(now=after_grace())
