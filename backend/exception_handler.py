@@ -1,11 +1,12 @@
 """One error shape for the whole API: ``{"code": "...", "detail": "..."}``.
 
 Domain errors (``ApplicationError``), DRF's own errors and Django's ``ValidationError``,
-``Http404`` and ``PermissionDenied`` all leave through here. Validation errors also carry
-``fields``, the per-field messages, so that a client can point at the wrong input.
+``Http404`` (and any ``Model.DoesNotExist``) and ``PermissionDenied`` all leave through here.
+Validation errors also carry ``fields``, the per-field messages, so that a client can point at
+the wrong input.
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -39,7 +40,7 @@ def api_exception_handler(exc, context):
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -87,7 +87,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A health check costs a round trip on every request. Off by default: a connection broken
+    # by a database restart fails one request and is then replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool(
+        "DATABASE_CONN_HEALTH_CHECKS", default=False
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -170,6 +174,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 POS_TOKEN_LIFETIME = timedelta(hours=env.int("POS_TOKEN_LIFETIME_HOURS", default=12))
+# Behind a reverse proxy every request comes from the proxy's address: name the header the
+# proxy sets to the client's address (for example X-Real-IP), so that the POS sign-in throttle
+# counts failures per till, not for everyone at once. Empty: use the connection's address.
+TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.authentication.MemberJWTAuthentication"],

@@ -88,10 +88,36 @@ class Campaign(models.Model):
                 | Q(valid_from__isnull=False, valid_until__isnull=False),
                 name="campaign_has_validity",
             ),
+            models.CheckConstraint(
+                condition=Q(percent_off__isnull=True) | Q(percent_off__gte=1, percent_off__lte=99),
+                name="campaign_percent_off_in_range",
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def claimed_count(self) -> int:
+        return self.total_stock - self.remaining_stock
+
+    def discount_for(self, order_amount_fen: int) -> int:
+        """What a coupon of this campaign takes off a basket of ``order_amount_fen``.
+
+        Preconditions: the basket meets ``min_spend_fen`` (the caller refuses it otherwise).
+        """
+        if self.kind == CampaignKind.AMOUNT_OFF:
+            return min(self.amount_off_fen or 0, order_amount_fen)
+        if self.kind == CampaignKind.PERCENT_OFF:
+            discount = order_amount_fen * (self.percent_off or 0) // 100
+            if self.max_discount_fen is not None:
+                discount = min(discount, self.max_discount_fen)
+            return discount
+        return 0
+
+    @property
+    def gift(self) -> str | None:
+        return self.gift_description if self.kind == CampaignKind.GIFT else None
 
 
 class CouponStatus(models.TextChoices):

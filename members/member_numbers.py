@@ -30,6 +30,15 @@ def luhn_is_valid(number: str) -> bool:
     return len(number) >= 2 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
 
 
+def looks_generated(number: str) -> bool:
+    """Whether ``number`` has the shape of a generated member number (it may still be wrong)."""
+    return (
+        number.isdigit()
+        and len(number) == len(MEMBER_NO_PREFIX) + _SEQUENCE_DIGITS + 1
+        and number.startswith(MEMBER_NO_PREFIX)
+    )
+
+
 def _sequence_next() -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

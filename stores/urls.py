@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from stores import api
+
+urlpatterns = [
+    path("stores", api.StoreListNearbyApi.as_view(), name="store-list-nearby"),
+    path("pos/auth/login", api.PosLoginApi.as_view(), name="pos-login"),
+    path("pos/me", api.PosMeApi.as_view(), name="pos-me"),
+]

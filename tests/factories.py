@@ -5,10 +5,18 @@ import datetime
 import factory
 from django.utils import timezone
 
-from coupons.models import Audience, Campaign, CampaignKind
+from coupons.models import (
+    Audience,
+    Campaign,
+    CampaignKind,
+    Coupon,
+    CouponSource,
+    CouponStatus,
+    Redemption,
+)
 from members.member_numbers import member_number_next
 from members.models import Member, SubscriptionGrant, Tag
-from stores.models import Store
+from stores.models import StaffProfile, StaffRole, Store
 
 
 class TagFactory(factory.django.DjangoModelFactory):
@@ -56,6 +64,62 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     total_stock = 100
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     audience = Audience.EVERYONE
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A Django user; the password is the username unless given."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or obj.username)
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class StaffProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffProfile
+
+    user = factory.SubFactory(UserFactory)
+    role = StaffRole.CASHIER
+    store = factory.SubFactory(StoreFactory)
+
+
+class CouponFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Coupon
+
+    campaign = factory.SubFactory(CampaignFactory)
+    member = factory.SubFactory(MemberFactory)
+    source = CouponSource.CLAIM
+    status = CouponStatus.UNUSED
+    valid_from = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=1))
+    valid_until = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=7))
+
+
+class RedemptionFactory(factory.django.DjangoModelFactory):
+    """A live redemption; the coupon it uses is marked used as the service would."""
+
+    class Meta:
+        model = Redemption
+
+    coupon = factory.SubFactory(CouponFactory, status=CouponStatus.USED)
+    campaign = factory.LazyAttribute(lambda o: o.coupon.campaign)
+    store = factory.SubFactory(StoreFactory)
+    cashier = factory.SubFactory(UserFactory)
+    redeemed_at = factory.LazyFunction(timezone.now)
+    order_amount_fen = 6000
+    discount_fen = 1000
+    receipt_no = factory.Sequence(lambda n: f"R{n:06d}")
+    idempotency_key = factory.Sequence(lambda n: f"key-{n}")
+    request_fingerprint = "factory"
 
 
 class SubscriptionGrantFactory(factory.django.DjangoModelFactory):

@@ -1,0 +1,57 @@
+"""Reads of members."""
+
+from backend.exceptions import InvalidCodeError
+from backend.rotating_codes import IssuedCode, rotating_code_issue, rotating_code_verify
+from members.exceptions import MemberDisabledError, MemberNotFoundError
+from members.member_numbers import looks_generated, luhn_is_valid
+from members.models import Member
+
+MEMBER_CODE_KIND = "M"
+
+
+def member_get(*, member_id: int) -> Member:
+    """The member with their tags; ``Member.DoesNotExist`` becomes a 404 in the API."""
+    return Member.objects.prefetch_related("tags").get(pk=member_id)
+
+
+def member_code_issue(*, member_id: int) -> IssuedCode:
+    """The member's current rotating code for the till. Reads and writes nothing."""
+    return rotating_code_issue(kind=MEMBER_CODE_KIND, object_id=member_id)
+
+
+def member_identify_by_code(*, code: str) -> Member:
+    """The member behind a scanned member code (``invalid_code``, ``code_expired``)."""
+    member_id = rotating_code_verify(kind=MEMBER_CODE_KIND, code=code)
+    try:
+        member = member_get(member_id=member_id)
+    except Member.DoesNotExist:
+        # A genuine signature for a member that no longer exists.
+        raise InvalidCodeError() from None
+    if not member.is_active:
+        raise MemberDisabledError()
+    return member
+
+
+def member_identify_by_number(*, number: str) -> Member:
+    """The member with this member number, typed or scanned at the till.
+
+    A generated number with a wrong check digit (a mistyped digit) is ``invalid_code``, so
+    the cashier retypes it instead of being told the member does not exist.
+    """
+    number = number.strip()
+    member = Member.objects.prefetch_related("tags").filter(member_no=number).first()
+    if member is None:
+        if looks_generated(number) and not luhn_is_valid(number):
+            raise InvalidCodeError()
+        raise MemberNotFoundError()
+    if not member.is_active:
+        raise MemberDisabledError()
+    return member
+
+
+def member_identify(*, code: str) -> Member:
+    """The member behind what the cashier scanned or typed: a member code or a member number."""
+    code = code.strip()
+    if code.isdigit():
+        return member_identify_by_number(number=code)
+    return member_identify_by_code(code=code)

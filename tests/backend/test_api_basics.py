@@ -1,0 +1,60 @@
+"""The plumbing every endpoint shares: health, readiness, schema, one error shape."""
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_health_answers_ok_without_a_query(api_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = api_client.get("/api/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_ready_answers_ok_when_database_and_cache_answer(api_client):
+    response = api_client.get("/api/ready")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_ready_names_what_is_down(api_client, monkeypatch):
+    from backend import api
+
+    def broken():
+        raise ConnectionError("refused")
+
+    monkeypatch.setitem(api.ReadyApi.checks, "broker", broken)
+
+    response = api_client.get("/api/ready")
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["broker"]
+
+
+def test_unknown_api_path_is_404_in_the_error_shape(client):
+    response = client.get("/api/no-such-thing")
+
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": response.json()["detail"]}
+
+
+def test_wrong_method_is_405_in_the_error_shape(api_client):
+    response = api_client.post("/api/health")
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/")
+    docs = client.get("/api/docs/")
+
+    assert schema.status_code == 200
+    assert b"/api/auth/wechat/login" in schema.content
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
