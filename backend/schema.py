@@ -17,6 +17,7 @@ class AutoSchema(openapi.AutoSchema):
             return outer.removesuffix("Api") + inner.removesuffix("Serializer")
         return super().get_serializer_name(serializer, direction)
 
+
 ERROR_COMPONENT = {
     "type": "object",
     "description": "Every refusal: a stable machine-readable code and a human-readable detail.",

@@ -153,6 +153,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "coupons.deal_tasks.flash_order_sweep_task",
         "schedule": 60.0,
     },
+    # Members who asked to be reminded hear about a deal within its last 5 minutes before the
+    # start; every minute so that nobody hears later than 4 minutes before it.
+    "deal-start-reminders": {
+        "task": "coupons.deal_tasks.deal_start_reminders_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # --- WeChat -----------------------------------------------------------------------------------

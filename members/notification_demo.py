@@ -12,7 +12,7 @@ from members.models import Member, SubscriptionGrant
 GRANTS = 5
 
 
-def seed() -> None:
+def seed(stdout=None) -> None:
     template_ids = [
         t["template_id"] for t in settings.NOTIFICATION_TEMPLATES.values() if t.get("template_id")
     ]
