@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
+from django.utils.translation import gettext_noop
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,6 +113,9 @@ else:
 # Without a broker, tasks run eagerly in the calling process (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Lets two deployments (or a test run, or the soak) share one broker without taking each
+# other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -124,14 +129,36 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Every periodic job, in this one place (the database scheduler copies them in at start).
+# Periodic tasks, all in one place. `make beat` runs them (django-celery-beat copies these
+# entries into its tables at start; admins may pause one in the admin).
 CELERY_BEAT_SCHEDULE = {
+    # Sends what is still pending: notifications whose Celery message was never published
+    # (broker down at the time) or lost, and closes sends whose worker died mid-call.
+    "notifications-dispatch-pending": {
+        "task": "members.tasks.notification_dispatch_pending_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # One digest a day per member whose unused coupons expire within 3 days; 10:00 in the
+    # business time zone (CELERY_TIMEZONE), when shoppers can still go to a store that day.
+    "notifications-coupons-expiring-digest": {
+        "task": "members.tasks.coupons_expiring_digest_task",
+        "schedule": crontab(hour=10, minute=0),
+        "options": {"expires": 3 * 3600},
+    },
     # Unpaid flash orders past their payment window give their stock back even when their
     # countdown task was lost (broker down at grab time, worker restarted); pending refunds of
     # late payments are resent until WeChat Pay accepts them.
     "flash-order-sweep": {
         "task": "coupons.deal_tasks.flash_order_sweep_task",
         "schedule": 60.0,
+    },
+    # Members who asked to be reminded hear about a deal within its last 5 minutes before the
+    # start; every minute so that nobody hears later than 4 minutes before it.
+    "deal-start-reminders": {
+        "task": "coupons.deal_tasks.deal_start_reminders_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }
 
@@ -254,3 +281,92 @@ WECHAT_PAY_NOTIFY_URL = env.str(
     "WECHAT_PAY_NOTIFY_URL",
     default="http://127.0.0.1:8000/api/payments/wechat/notify" if DEBUG else None,
 )
+
+# --- Notifications (WeChat subscribe messages) --------------------------------------------------
+# One entry per event (members.models.NotificationEvent). For each:
+#   template_id  the subscribe-message template chosen in the mini-program's admin console
+#                (env NOTIFY_TEMPLATE_<EVENT>); an empty id turns the event off;
+#   title        what the mini-program shows next to the template (translated);
+#   page         the mini-program page the message opens, formatted with the payload;
+#   data         template field → format string over the payload. Payload keys ending in
+#                ``_fen`` also exist as ``<name>_yuan`` ("¥12.50"), and keys ending in ``_at``
+#                (ISO datetimes) are shown in Asia/Shanghai time ("2025-01-31 18:00"). Values
+#                are cut to WeChat's limits by field kind (thing ≤ 20 characters, name ≤ 10,
+#                phrase ≤ 5, character_string/number/letter ≤ 32).
+# See README.md, "Notifications", for the payload keys each event expects.
+NOTIFICATION_TEMPLATES = {
+    "coupon_redeemed": {
+        "template_id": env.str("NOTIFY_TEMPLATE_COUPON_REDEEMED", default="tmpl-coupon-redeemed"),
+        "title": gettext_noop("Coupon used"),
+        "page": "pages/coupons/mine?status=used",
+        "data": {
+            "thing1": "{campaign_name}",
+            "thing2": "{store_name}",
+            "amount3": "{discount_yuan}",
+            "time4": "{redeemed_at}",
+        },
+    },
+    "coupons_expiring": {
+        "template_id": env.str("NOTIFY_TEMPLATE_COUPONS_EXPIRING", default="tmpl-coupons-expiring"),
+        "title": gettext_noop("Coupons about to expire"),
+        "page": "pages/coupons/mine?status=unused",
+        "data": {
+            "thing1": "{campaign_name}",
+            "number2": "{count}",
+            "time3": "{expires_at}",
+        },
+    },
+    "deal_starting": {
+        "template_id": env.str("NOTIFY_TEMPLATE_DEAL_STARTING", default="tmpl-deal-starting"),
+        "title": gettext_noop("Flash deal starting"),
+        "page": "pages/deals/detail?id={deal_id}",
+        "data": {
+            "thing1": "{deal_title}",
+            "amount2": "{price_yuan}",
+            "time3": "{starts_at}",
+        },
+    },
+    "deal_order_paid": {
+        "template_id": env.str("NOTIFY_TEMPLATE_DEAL_ORDER_PAID", default="tmpl-deal-order-paid"),
+        "title": gettext_noop("Flash deal voucher issued"),
+        "page": "pages/deals/order?order_no={order_no}",
+        "data": {
+            "character_string1": "{order_no}",
+            "thing2": "{deal_title}",
+            "amount3": "{paid_yuan}",
+            "time4": "{paid_at}",
+        },
+    },
+    "deal_order_cancelled": {
+        "template_id": env.str(
+            "NOTIFY_TEMPLATE_DEAL_ORDER_CANCELLED", default="tmpl-deal-order-cancelled"
+        ),
+        "title": gettext_noop("Flash order cancelled"),
+        "page": "pages/deals/order?order_no={order_no}",
+        "data": {
+            "character_string1": "{order_no}",
+            "thing2": "{deal_title}",
+            "thing3": gettext_noop("Not paid in time"),
+            "time4": "{cancelled_at}",
+        },
+    },
+    "cross_sell": {
+        "template_id": env.str("NOTIFY_TEMPLATE_CROSS_SELL", default=""),
+        "title": gettext_noop("Offers for you"),
+        "page": "pages/coupons/index",
+        "data": {"thing1": "{title}", "thing2": "{note}"},
+    },
+}
+# A send attempt that meets a timeout, a 5xx or WeChat's rate limit (45011) is retried with
+# exponential backoff and jitter, up to this many attempts in all; then the notification fails.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_BACKOFF_SECONDS = env.int("NOTIFICATION_RETRY_BACKOFF_SECONDS", default=10)
+NOTIFICATION_RETRY_BACKOFF_MAX_SECONDS = env.int(
+    "NOTIFICATION_RETRY_BACKOFF_MAX_SECONDS", default=600
+)
+# A notification claimed by a worker longer ago than this was abandoned by a dead worker: it is
+# longer than the send task's hard time limit, so no live worker can still hold it.
+NOTIFICATION_SENDING_TIMEOUT_SECONDS = env.int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", default=120)
+# The dispatcher sends pending notifications this long after they were due: their own Celery
+# message normally arrives well before.
+NOTIFICATION_DISPATCH_GRACE_SECONDS = env.int("NOTIFICATION_DISPATCH_GRACE_SECONDS", default=30)

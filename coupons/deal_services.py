@@ -60,7 +60,8 @@ from coupons.models import (
     FlashRefundStatus,
 )
 from coupons.services import coupon_issue
-from members.models import Member
+from members.models import Member, NotificationEvent
+from members.services.notifications import notification_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -289,14 +290,20 @@ def _payment_open(*, order: FlashOrder, deal: DealSnapshot, client_ip: str) -> d
 
 
 def flash_order_cancel(
-    *, order: FlashOrder, now: datetime.datetime, close_wechat_order: bool = False
+    *,
+    order: FlashOrder,
+    now: datetime.datetime,
+    close_wechat_order: bool = False,
+    notify_member: bool = False,
 ) -> bool:
     """Cancel an unpaid order and give its unit back, exactly once.
 
     Only the caller whose conditional transition ``awaiting_payment → cancelled`` changes the
     row gives the stock back (to the database, and to the Redis gate after commit); every other
     caller gets False and changes nothing. With ``close_wechat_order`` the WeChat Pay order is
-    closed first, best effort: a payment that slips through is honoured or refunded.
+    closed first, best effort: a payment that slips through is honoured or refunded. With
+    ``notify_member`` (the payment window passed, the member is not looking at the answer) the
+    member is told through the notification outbox, in the same transaction.
     """
     if close_wechat_order:
         _wechat_order_close(order_no=order.order_no)
@@ -311,7 +318,21 @@ def flash_order_cancel(
             transaction.on_commit(
                 lambda: _gate_give_back_for(deal_id=order.deal_id, member_id=order.member_id)
             )
+            if notify_member:
+                notification_enqueue(
+                    member_id=order.member_id,
+                    event=NotificationEvent.DEAL_ORDER_CANCELLED,
+                    payload={
+                        "order_no": order.order_no,
+                        "deal_title": _deal_title(order.deal_id),
+                        "cancelled_at": now,
+                    },
+                )
     return bool(changed)
+
+
+def _deal_title(deal_id: int) -> str:
+    return FlashDeal.objects.values_list("title", flat=True).get(pk=deal_id)
 
 
 def _gate_give_back_for(*, deal_id: int, member_id: int) -> None:
@@ -370,7 +391,7 @@ def flash_order_expire(*, order_id: int, now: datetime.datetime | None = None) -
             now=now,
         )
         return "paid"
-    cancelled = flash_order_cancel(order=order, now=now)
+    cancelled = flash_order_cancel(order=order, now=now, notify_member=True)
     return "cancelled" if cancelled else "settled"
 
 
@@ -457,6 +478,16 @@ def _order_mark_paid(
         raise RuntimeError(f"flash order {order.order_no} changed under its lock")
     order.status, order.paid_at, order.transaction_id = FlashOrderStatus.PAID, now, transaction_id
     order.coupon = coupon
+    notification_enqueue(
+        member_id=order.member_id,
+        event=NotificationEvent.DEAL_ORDER_PAID,
+        payload={
+            "order_no": order.order_no,
+            "deal_title": _deal_title(order.deal_id),
+            "paid_fen": order.price_fen,
+            "paid_at": now,
+        },
+    )
 
 
 def _order_honour_late_payment(
@@ -609,3 +640,38 @@ def deal_remind(
         raise DealEndedError()
     # get_or_create retries the read when a concurrent insert wins the unique constraint.
     return DealReminder.objects.get_or_create(deal_id=deal.id, member_id=member_id)
+
+
+DEAL_REMINDER_LEAD = datetime.timedelta(minutes=5)
+
+
+def deal_start_reminders_enqueue(*, now: datetime.datetime | None = None) -> int:
+    """Tell the members who asked that a deal starts within ``DEAL_REMINDER_LEAD``.
+
+    Runs every minute (beat). One notification per member and deal: the outbox's dedupe key
+    makes a second run, or two overlapping runs, write nothing more. Returns how many were
+    written. Each deal's reminders are written in one transaction, so a crash leaves a deal
+    either done or untouched.
+    """
+    now = now or timezone.now()
+    written = 0
+    deals = FlashDeal.objects.filter(
+        is_paused=False, starts_at__gt=now, starts_at__lte=now + DEAL_REMINDER_LEAD
+    ).only("pk", "title", "price_fen", "starts_at")
+    for deal in deals:
+        member_ids = DealReminder.objects.filter(deal=deal).values_list("member_id", flat=True)
+        with transaction.atomic():
+            for member_id in member_ids.iterator(chunk_size=2000):
+                notification = notification_enqueue(
+                    member_id=member_id,
+                    event=NotificationEvent.DEAL_STARTING,
+                    payload={
+                        "deal_id": deal.pk,
+                        "deal_title": deal.title,
+                        "price_fen": deal.price_fen,
+                        "starts_at": deal.starts_at,
+                    },
+                    dedupe_key=f"deal-{deal.pk}",
+                )
+                written += notification is not None
+    return written

@@ -21,3 +21,9 @@ def flash_order_sweep_task() -> dict:
 def flash_refund_send_task(refund_id: int) -> bool:
     """Send one recorded refund to WeChat Pay; a failure waits for the sweep."""
     return deal_services.flash_refund_send(refund_id=refund_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def deal_start_reminders_task() -> int:
+    """Every minute (CELERY_BEAT_SCHEDULE): remind those who asked that a deal starts soon."""
+    return deal_services.deal_start_reminders_enqueue()

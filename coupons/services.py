@@ -41,8 +41,10 @@ from coupons.selectors import (
     campaign_member_is_eligible,
     coupon_evaluate,
 )
-from members.models import Member
+from members.models import Member, NotificationEvent
+from members.services.notifications import notification_enqueue
 from stores.authentication import AuthenticatedStaff
+from stores.models import Store
 
 
 def coupon_validity(
@@ -353,6 +355,19 @@ def _redemption_write(
                 receipt_no=receipt_no,
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
+            )
+            notification_enqueue(
+                member_id=coupon.member_id,
+                event=NotificationEvent.COUPON_REDEEMED,
+                payload={
+                    "coupon_id": coupon.pk,
+                    "campaign_name": quote.campaign.name,
+                    "store_name": Store.objects.values_list("name", flat=True).get(
+                        pk=staff.store_id
+                    ),
+                    "discount_fen": quote.discount_fen,
+                    "redeemed_at": now,
+                },
             )
     except IntegrityError:
         # The key (or, after a race, the coupon) is taken by a committed redemption.

@@ -16,7 +16,7 @@ from coupons.models import (
     Redemption,
 )
 from members.member_numbers import member_number_next
-from members.models import Member, Tag
+from members.models import Member, SubscriptionGrant, Tag
 from stores.models import StaffProfile, StaffRole, Store
 
 
@@ -145,3 +145,13 @@ class FlashDealFactory(factory.django.DjangoModelFactory):
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     per_member_limit = 1
     payment_window = datetime.timedelta(minutes=5)
+
+
+class SubscriptionGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubscriptionGrant
+
+    member = factory.SubFactory(MemberFactory)
+    template_id = "tmpl-coupon-redeemed"
+    remaining = 1
+    accepted_total = factory.LazyAttribute(lambda o: o.remaining)

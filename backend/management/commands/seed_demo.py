@@ -9,7 +9,12 @@ import importlib
 
 from django.core.management.base import BaseCommand
 
-SEEDERS = ["stores.demo", "members.demo", "coupons.demo", "coupons.deal_demo"]
+SEEDERS = [
+    "stores.demo",
+    "members.notification_demo",
+    "coupons.demo",
+    "coupons.deal_demo",
+]
 
 
 class Command(BaseCommand):
