@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backend import dashboard
-from backend.svg_charts import Series, horizontal_bar_chart, line_chart
+from backend.svg_charts import Series, bar_chart, horizontal_bar_chart, line_chart
 from coupons.models import FlashOrderStatus
 from stores.models import StaffRole
 
@@ -112,6 +112,7 @@ def dashboard_view(request):
     orders = dashboard.flash_orders_by_status(start=start, end=end)
     sellouts = dashboard.deal_sellout_times(start=start, end=end)
     sold_out = [deal for deal in sellouts if deal.sold_out_after is not None]
+    notifications = dashboard.notifications_per_day(start=start, end=end)
     status_labels = dict(FlashOrderStatus.choices)
 
     charts = {
@@ -147,6 +148,15 @@ def dashboard_view(request):
         )
         if sold_out
         else None,
+        "notifications_per_day": bar_chart(
+            labels=labels,
+            series=[
+                Series(_("Sent"), [row.sent for row in notifications], "#0b8f4d"),
+                Series(_("Skipped"), [row.skipped for row in notifications], "#f0a92b"),
+                Series(_("Failed"), [row.failed for row in notifications], "#d7261e"),
+            ],
+            title=_("Notifications sent and skipped per day"),
+        ),
     }
 
     context = {
@@ -174,5 +184,10 @@ def dashboard_view(request):
             }
             for deal in sellouts
         ],
+        "notification_totals": {
+            "sent": sum(row.sent for row in notifications),
+            "skipped": sum(row.skipped for row in notifications),
+            "failed": sum(row.failed for row in notifications),
+        },
     }
     return render(request, "admin/dashboard.html", context)

@@ -22,6 +22,7 @@ from coupons.models import (
     FlashOrderStatus,
     Redemption,
 )
+from members.models import Notification, NotificationState
 
 
 @dataclass(frozen=True)
@@ -208,4 +209,46 @@ def deal_sellout_times(*, start: datetime.date, end: datetime.date) -> list[Deal
             else None,
         )
         for deal in deals
+    ]
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayNotificationFigures:
+    date: datetime.date
+    sent: int
+    skipped: int
+    failed: int
+
+
+_SKIPPED = (NotificationState.SKIPPED_NO_GRANT, NotificationState.SKIPPED_USER_REFUSED)
+
+
+def notifications_per_day(
+    *, start: datetime.date, end: datetime.date
+) -> list[DayNotificationFigures]:
+    """Notifications created on each day: sent, skipped (no grant left or refused), failed."""
+    low, high = business_range(start=start, end=end)
+    rows = (
+        Notification.objects.filter(created_at__gte=low, created_at__lt=high)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_default_timezone()))
+        .values("day")
+        .annotate(
+            sent=Count("pk", filter=Q(state=NotificationState.SENT)),
+            skipped=Count("pk", filter=Q(state__in=_SKIPPED)),
+            failed=Count("pk", filter=Q(state=NotificationState.FAILED)),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    empty = {"sent": 0, "skipped": 0, "failed": 0}
+    return [
+        DayNotificationFigures(
+            date=day,
+            sent=by_day.get(day, empty)["sent"],
+            skipped=by_day.get(day, empty)["skipped"],
+            failed=by_day.get(day, empty)["failed"],
+        )
+        for day in business_days(start=start, end=end)
     ]

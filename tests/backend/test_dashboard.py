@@ -173,8 +173,8 @@ def test_dashboard_shows_charts_for_a_marketer_over_the_last_14_days(client, cha
     assert response.context["end"] == DAY3
     # 14 days back includes the claim the day before DAY1, not the one after DAY3.
     assert response.context["totals"].claimed == 4
-    # claims per day and redemptions per store
-    assert html.count('<svg class="chart ') == 2
+    # claims per day, redemptions per store, notifications per day (drawn even when empty)
+    assert html.count('<svg class="chart ') == 3
     assert html.count('<circle class="point"') == 2 * 14
     assert "S001 店S001" in html and "S002 店S002" in html
 

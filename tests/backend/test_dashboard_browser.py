@@ -16,7 +16,7 @@ from coupons.models import (
     FlashOrderStatus,
     Redemption,
 )
-from members.models import Member
+from members.models import Member, Notification, NotificationEvent, NotificationState
 from stores.models import StaffProfile, StaffRole, Store
 from stores.permissions import ensure_staff_groups
 from stores.services import staff_groups_sync
@@ -76,12 +76,12 @@ def _two_weeks_of_figures():
                     idempotency_key=f"k{n}",
                     request_fingerprint="browser-test",
                 )
-    _flash_deals(now)
+    _deals_and_notifications(now)
     return n
 
 
-def _flash_deals(now):
-    """Three one-cent deals this week, two of them sold out."""
+def _deals_and_notifications(now):
+    """Three one-cent deals this week, two sold out; a fortnight of notifications."""
     for index, (title, total, sold, minutes) in enumerate(
         [
             ("一分钱鸡蛋 10 枚", 200, 200, 3.2),
@@ -125,6 +125,16 @@ def _flash_deals(now):
                 created_at=at,
                 expires_at=at + datetime.timedelta(minutes=5),
             )
+    member = Member.objects.first()
+    for days_ago in range(14):
+        for k in range(6 + days_ago % 4):
+            state = NotificationState.SENT if k % 4 else NotificationState.SKIPPED_NO_GRANT
+            notification = Notification.objects.create(
+                member=member, event=NotificationEvent.COUPON_REDEEMED, template_id="t", state=state
+            )
+            Notification.objects.filter(pk=notification.pk).update(
+                created_at=now - datetime.timedelta(days=days_ago)
+            )
 
 
 def test_marketer_opens_the_dashboard_from_the_admin_index_and_sees_its_charts(
@@ -156,6 +166,7 @@ def test_marketer_opens_the_dashboard_from_the_admin_index_and_sees_its_charts(
         assert page.inner_text("#kpi-claimed") == str(claimed)
         assert page.locator("#chart-flash-orders rect.bar").count() == 4
         assert page.locator("#chart-sellout-times rect.bar").count() == 2
+        assert page.locator("#chart-notifications rect.bar").count() == 3 * 14
         assert page.inner_text("#dashboard-scope")
         screenshot(page, name)
         page.close()

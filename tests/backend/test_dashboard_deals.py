@@ -1,4 +1,4 @@
-"""Dashboard figures for flash deals, against known rows."""
+"""Dashboard figures for flash deals and notifications, against known rows."""
 
 import datetime
 
@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from backend import dashboard
 from coupons.models import Campaign, CampaignKind, FlashDeal, FlashOrder, FlashOrderStatus
-from members.models import Member
+from members.models import Member, Notification, NotificationEvent, NotificationState
 from stores.models import StaffProfile, StaffRole
 
 pytestmark = pytest.mark.django_db
@@ -105,16 +105,41 @@ def test_deal_sellout_time_runs_to_the_last_live_grab(deals):
     ]
 
 
-def test_dashboard_page_draws_the_deal_charts(client, deals):
+def _notification(day, hour, state):
+    notification = Notification.objects.create(
+        member=_member(), event=NotificationEvent.COUPON_REDEEMED, template_id="t", state=state
+    )
+    Notification.objects.filter(pk=notification.pk).update(created_at=_at(day, hour))
+
+
+def test_notifications_per_day_split_sent_skipped_and_failed():
+    _notification(DAY1, 9, NotificationState.SENT)
+    _notification(DAY1, 23, NotificationState.SENT)
+    _notification(DAY1, 12, NotificationState.SKIPPED_NO_GRANT)
+    _notification(DAY2, 1, NotificationState.SKIPPED_USER_REFUSED)
+    _notification(DAY2, 2, NotificationState.FAILED)
+    _notification(DAY2, 3, NotificationState.PENDING)
+
+    rows = dashboard.notifications_per_day(start=DAY1, end=DAY2)
+
+    assert [(r.date, r.sent, r.skipped, r.failed) for r in rows] == [
+        (DAY1, 2, 1, 0),
+        (DAY2, 0, 1, 1),
+    ]
+
+
+def test_dashboard_page_draws_deal_and_notification_charts(client, deals):
     user = get_user_model().objects.create_user(username="marketer1", is_staff=True)
     StaffProfile.objects.create(user=user, role=StaffRole.MARKETER)
     client.force_login(user)
+    _notification(DAY1, 9, NotificationState.SENT)
 
     response = client.get("/admin/dashboard/", {"start": "2026-03-01", "end": "2026-03-02"})
 
     html = response.content.decode()
     assert response.context["orders_total"] == 5
-    # claims per day, orders by state, sell-out times (no redemptions here)
-    assert html.count('<svg class="chart ') == 3
+    # claims per day, orders by state, sell-out times, notifications (no redemptions here)
+    assert html.count('<svg class="chart ') == 4
     assert "3m 12s" in html
+    assert response.context["notification_totals"] == {"sent": 1, "skipped": 0, "failed": 0}
     assert timezone.localdate(response.context["sellouts"][0]["deal"].starts_at) == DAY1
