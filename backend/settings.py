@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -119,6 +120,16 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every periodic task, each with why it runs when it does. Beat copies these into the
+# database schedule at start; admins may pause them there.
+CELERY_BEAT_SCHEDULE = {
+    # Tag rules (new member, bought at store, near store, dormant) drift by the day: re-evaluate
+    # them at night, after the day's redemptions and before marketing targets the tags.
+    "tag-rules-evaluate": {
+        "task": "members.tasks.tag_rules_evaluate_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
+}
 
 # --- WeChat -----------------------------------------------------------------------------------
 WECHAT_SANDBOX_PORT = env.int("WECHAT_SANDBOX_PORT", default=8765)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("members.urls")),
+    path("api/", include("members.location_urls")),
     path("api/", include("stores.urls")),
     path("api/", include("coupons.urls")),
     path("", include("stores.web_urls")),
