@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from coupons.models import Audience, Campaign, CampaignKind
 from members.member_numbers import member_number_next
-from members.models import Member, Tag
+from members.models import LegacyCard, Member, Tag
 from stores.models import Store
 
 
@@ -56,3 +56,16 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     total_stock = 100
     remaining_stock = factory.LazyAttribute(lambda o: o.total_stock)
     audience = Audience.EVERYONE
+
+
+class LegacyCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LegacyCard
+
+    card_no = factory.Sequence(lambda n: f"66{n:010d}")
+    phone = factory.Sequence(lambda n: f"139{n:08d}")
+    name = "王芳"
+    level = "gold"
+    points = 1200
+    imported_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)
