@@ -135,9 +135,11 @@ class LegacyCard(models.Model):
     ``claimed_by`` is set once, by a conditional update, when a member binds the card's phone.
     """
 
-    card_no = models.CharField(_("card number"), max_length=20, unique=True)
-    # Unique: a phone leads to one card, so a phone binding takes over at most one card.
-    phone = models.CharField(_("phone"), max_length=11, null=True, blank=True, unique=True)
+    # Unique through Meta.constraints: on PostgreSQL ``unique=True`` on a CharField adds a
+    # second, pattern-matching index that every imported row would also have to update.
+    card_no = models.CharField(_("card number"), max_length=20)
+    # NULL, not "": many cards have no phone, and the unique constraint ignores NULLs.
+    phone = models.CharField(_("phone"), max_length=11, null=True, blank=True)  # noqa: DJ001
     name = models.CharField(_("name"), max_length=64, blank=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
@@ -145,13 +147,14 @@ class LegacyCard(models.Model):
     points = models.IntegerField(_("points"), default=0)
     imported_at = models.DateTimeField(_("imported at"))
     updated_at = models.DateTimeField(_("updated at"))
-    claimed_by = models.OneToOneField(
+    claimed_by = models.ForeignKey(
         Member,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
-        related_name="legacy_card",
+        related_name="+",
         verbose_name=_("claimed by"),
+        db_index=False,  # the partial unique index below serves lookups by member
     )
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
 
@@ -161,6 +164,16 @@ class LegacyCard(models.Model):
         verbose_name = _("legacy card")
         verbose_name_plural = _("legacy cards")
         constraints = [
+            models.UniqueConstraint(fields=["card_no"], name="legacy_card_card_no_unique"),
+            # A phone leads to one card, so a phone binding takes over at most one card.
+            models.UniqueConstraint(fields=["phone"], name="legacy_card_phone_unique"),
+            # A card is taken over once, and a member takes over one card. Partial: millions
+            # of unclaimed cards stay out of the index.
+            models.UniqueConstraint(
+                fields=["claimed_by"],
+                condition=models.Q(claimed_by__isnull=False),
+                name="legacy_card_claimed_by_unique",
+            ),
             models.CheckConstraint(
                 condition=models.Q(points__gte=0), name="legacy_card_points_not_negative"
             ),

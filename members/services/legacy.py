@@ -165,9 +165,16 @@ class _RowParser:
     def parse(self, line: int, values: list[str]):
         """``(row, None)`` with row = (line, card_no, phone, name, gender, birth_date, level,
         points), or ``(None, reason)``."""
-        card_no, phone, name, gender, birth_date, level, points = (v.strip() for v in values)
-        if "\ufffd" in "".join(values):
+        card_no, phone, name, gender, birth_date, level, points = values
+        if "\ufffd" in name or "\ufffd" in level:
             return None, _("characters that are not valid in the file's encoding")
+        card_no, phone, birth_date, points = (
+            card_no.strip(),
+            phone.strip(),
+            birth_date.strip(),
+            points.strip(),
+        )
+        name, gender, level = name.strip(), gender.strip(), level.strip()
         if not (8 <= len(card_no) <= 20 and card_no.isascii() and card_no.isdigit()):
             return None, _("card number must be 8 to 20 digits")
         if phone:
@@ -202,16 +209,16 @@ class _RowParser:
     def _parse_date(self, text: str):
         if not text:
             return None, None
-        if len(text) == 10 and text[4] == "-" and text[7] == "-":
-            parts = text[:4], text[5:7], text[8:]
-        elif len(text) == 8:
-            parts = text[:4], text[4:6], text[6:]
-        else:
-            return None, _("birth date must be YYYY-MM-DD or YYYYMMDD")
-        if not all(part.isascii() and part.isdigit() for part in parts):
+        digits = text.replace("-", "") if len(text) == 10 else text
+        if not (
+            len(digits) == 8
+            and digits.isascii()
+            and digits.isdigit()
+            and (len(text) == 8 or (text[4] == "-" and text[7] == "-"))
+        ):
             return None, _("birth date must be YYYY-MM-DD or YYYYMMDD")
         try:
-            date = datetime.date(*(int(part) for part in parts))
+            date = datetime.date.fromisoformat(digits)
         except ValueError:
             return None, _("birth date is not a real date")
         if date > self.today:
