@@ -203,7 +203,7 @@ def _bench_targeted_issue(rows: int) -> None:
     assert Campaign.objects.get(pk=campaign.pk).remaining_stock == 0
 
 
-def run(rows: int = 1_000_000) -> None:
+def run(rows: int = 1_000_000, parts: tuple[str, ...] = ("import", "targeted")) -> None:
     url = os.environ.get("BENCH_LEGACY_DATABASE_URL", DEFAULT_URL)
     _recreate_database(url)
     os.environ.update(
@@ -215,11 +215,15 @@ def run(rows: int = 1_000_000) -> None:
     env = dict(os.environ)
     _run_child([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env)
     print(f"== legacy cards: {rows:,} rows on PostgreSQL")
-    _bench_import(url, env, rows)
-    _bench_targeted_issue(rows)
+    if "import" in parts:
+        _bench_import(url, env, rows)
+    if "targeted" in parts:
+        _bench_targeted_issue(rows)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="legacy import and targeted issue benchmark")
     parser.add_argument("--rows", type=int, default=1_000_000)
-    run(parser.parse_args().rows)
+    parser.add_argument("--only", choices=["import", "targeted"], help="run one part only")
+    arguments = parser.parse_args()
+    run(arguments.rows, (arguments.only,) if arguments.only else ("import", "targeted"))
