@@ -128,7 +128,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-
 # Periodic tasks, all in one place. `make beat` runs them (django-celery-beat copies these
 # entries into its tables at start; admins may pause one in the admin).
 CELERY_BEAT_SCHEDULE = {
@@ -152,6 +151,12 @@ CELERY_BEAT_SCHEDULE = {
     "flash-order-sweep": {
         "task": "coupons.deal_tasks.flash_order_sweep_task",
         "schedule": 60.0,
+    },
+    # Tag rules (new member, bought at store, near store, dormant) drift by the day: re-evaluate
+    # them at night, after the day's redemptions and before marketing targets the tags.
+    "tag-rules-evaluate": {
+        "task": "members.tasks.tag_rules_evaluate_task",
+        "schedule": crontab(hour=3, minute=0),
     },
     # Members who asked to be reminded hear about a deal within its last 5 minutes before the
     # start; every minute so that nobody hears later than 4 minutes before it.
