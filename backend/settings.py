@@ -300,6 +300,15 @@ WECHAT_PAY_NOTIFY_URL = env.str(
 #                phrase ≤ 5, character_string/number/letter ≤ 32).
 # See README.md, "Notifications", for the payload keys each event expects.
 NOTIFICATION_TEMPLATES = {
+    "coupon_issued": {
+        "template_id": env.str("NOTIFY_TEMPLATE_COUPON_ISSUED", default="tmpl-coupon-issued"),
+        "title": gettext_noop("A coupon for you"),
+        "page": "pages/coupons/mine?status=unused",
+        "data": {
+            "thing1": "{campaign_name}",
+            "time2": "{valid_until}",
+        },
+    },
     "coupon_redeemed": {
         "template_id": env.str("NOTIFY_TEMPLATE_COUPON_REDEEMED", default="tmpl-coupon-redeemed"),
         "title": gettext_noop("Coupon used"),

@@ -136,6 +136,7 @@ class SubscriptionGrant(models.Model):
 
 
 class NotificationEvent(models.TextChoices):
+    COUPON_ISSUED = "coupon_issued", _("Coupon issued to you")
     COUPON_REDEEMED = "coupon_redeemed", _("Coupon redeemed")
     COUPONS_EXPIRING = "coupons_expiring", _("Coupons expiring soon")
     DEAL_STARTING = "deal_starting", _("Flash deal starting")

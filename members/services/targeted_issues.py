@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from coupons.models import Campaign, Coupon, CouponSource, MemberCampaignClaims
 from coupons.services import coupon_validity
 from members.exceptions import TargetedIssueNotAllowedError
-from members.models import Member, Tag, TargetedIssue, TargetedIssueStatus
+from members.models import Member, NotificationEvent, Tag, TargetedIssue, TargetedIssueStatus
+from members.services.notifications import notification_enqueue_many
 
 MemberTag = Member.tags.through
 CHUNK_SIZE = 5000
@@ -196,8 +197,11 @@ def _issue_chunk(issue: TargetedIssue, *, chunk_size: int) -> bool:
             ],
             batch_size=chunk_size,
         )
-        # Each recipient's "coupon received" notification is enqueued here, in this same
-        # transaction, once the notifications outbox exists.
+        notification_enqueue_many(
+            member_ids=granted,
+            event=NotificationEvent.COUPON_ISSUED,
+            payload={"campaign_name": issue.campaign.name, "valid_until": valid_until},
+        )
 
     issue.members_done += len(member_ids)
     issue.issued += len(granted)

@@ -144,3 +144,29 @@ def test_a_marketer_issues_to_a_tag_from_admin_and_sees_the_progress(
     assert page.status_code == 200
     assert "100%" in page.content.decode()
     assert admin_client.get(reverse("admin:members_targetedissue_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_recipients_holding_a_grant_are_told_through_the_outbox_once(
+    wechat_sandbox, django_capture_on_commit_callbacks
+):
+    from members.models import Notification, NotificationEvent
+    from tests.factories import SubscriptionGrantFactory
+
+    tag = TagFactory(slug="told")
+    with_grant, without_grant = tagged_members(tag, 2)
+    SubscriptionGrantFactory(member=with_grant, template_id="tmpl-coupon-issued", remaining=1)
+    campaign = CampaignFactory(total_stock=10, name="会员日满50减10")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run(campaign, tag, chunk_size=1)
+        run(campaign, tag, chunk_size=1)
+
+    notification = Notification.objects.get()
+    assert (notification.member_id, notification.event) == (
+        with_grant.pk,
+        NotificationEvent.COUPON_ISSUED,
+    )
+    [message] = wechat_sandbox.messages(touser=with_grant.openid)
+    assert message["data"]["thing1"]["value"] == "会员日满50减10"
+    assert wechat_sandbox.messages(touser=without_grant.openid) == []
