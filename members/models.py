@@ -42,8 +42,8 @@ class Member(models.Model):
     """
 
     member_no = models.CharField(_("member number"), max_length=20, unique=True)
-    openid = models.CharField(max_length=64, unique=True)
-    unionid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    openid = models.CharField(max_length=128, unique=True)
+    unionid = models.CharField(max_length=128, null=True, blank=True, unique=True)
     session_key = models.CharField(max_length=64, blank=True)
     nickname = models.CharField(_("nickname"), max_length=32, blank=True)
     avatar_url = models.URLField(_("avatar URL"), max_length=500, blank=True)

@@ -336,3 +336,20 @@ def test_an_unclaimed_legacy_card_at_the_till_says_so(api_client):
 
     assert response.status_code == 404
     assert response.json()["code"] == "card_not_claimed"
+
+
+@pytest.mark.django_db
+def test_the_longest_accepted_login_code_logs_in_and_a_longer_one_is_400(api_client):
+    longest = api_client.post("/api/auth/wechat/login", {"code": "x" * 64}, format="json")
+    too_long = api_client.post("/api/auth/wechat/login", {"code": "x" * 65}, format="json")
+
+    assert longest.status_code == 200
+    assert too_long.status_code == 400
+    assert too_long.json()["code"] == "invalid"
+
+
+@pytest.mark.django_db
+def test_schema_is_served_whatever_token_the_client_sends(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert api_client.get("/api/schema/").status_code == 200
