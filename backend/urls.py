@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("members.urls")),
     path("api/", include("members.notification_urls")),
+    path("api/", include("members.location_urls")),
     path("api/", include("stores.urls")),
     path("api/", include("coupons.urls")),
     path("api/", include("coupons.deal_urls")),

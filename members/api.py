@@ -53,7 +53,8 @@ class WeChatLoginApi(APIView):
     permission_classes = (AllowAny,)
 
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=128)
+        # wx.login codes are 32 characters; anything much longer is not one.
+        code = serializers.CharField(max_length=64)
 
     class OutputSerializer(serializers.Serializer):
         access = serializers.CharField()

@@ -7,5 +7,6 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self):
-        # Kept apart from members/admin.py: the notification queue has its own admin module.
-        from members import notification_admin  # noqa: F401
+        # Kept apart from members/admin.py, one module per area: the notification queue, and
+        # legacy cards, tags and targeted issues.
+        from members import legacy_admin, notification_admin  # noqa: F401

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -41,8 +42,8 @@ class Member(models.Model):
     """
 
     member_no = models.CharField(_("member number"), max_length=20, unique=True)
-    openid = models.CharField(max_length=64, unique=True)
-    unionid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    openid = models.CharField(max_length=128, unique=True)
+    unionid = models.CharField(max_length=128, null=True, blank=True, unique=True)
     session_key = models.CharField(max_length=64, blank=True)
     nickname = models.CharField(_("nickname"), max_length=32, blank=True)
     avatar_url = models.URLField(_("avatar URL"), max_length=500, blank=True)
@@ -57,6 +58,12 @@ class Member(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     joined_at = models.DateTimeField(_("joined at"), db_default=Now(), db_index=True)
     last_login_at = models.DateTimeField(_("last login at"), null=True, blank=True)
+    # Where the member last was, rounded to about 100 m, only with their consent; feeds the
+    # "near store" tag rules.
+    last_lat = models.FloatField(_("last latitude"), null=True, blank=True)
+    last_lng = models.FloatField(_("last longitude"), null=True, blank=True)
+    location_updated_at = models.DateTimeField(_("location updated at"), null=True, blank=True)
+    location_consent = models.BooleanField(_("location consent"), default=False)
 
     objects = MemberQuerySet.as_manager()
 
@@ -129,6 +136,7 @@ class SubscriptionGrant(models.Model):
 
 
 class NotificationEvent(models.TextChoices):
+    COUPON_ISSUED = "coupon_issued", _("Coupon issued to you")
     COUPON_REDEEMED = "coupon_redeemed", _("Coupon redeemed")
     COUPONS_EXPIRING = "coupons_expiring", _("Coupons expiring soon")
     DEAL_STARTING = "deal_starting", _("Flash deal starting")
@@ -208,3 +216,326 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.event} → {self.member_id} ({self.state})"
+
+
+# --- Legacy plastic cards, number aliases, tag rules and targeted issues --------------------
+
+
+class MemberNumberAlias(models.Model):
+    """A number that used to be a member's number and still finds them at the POS.
+
+    When a member takes over a legacy card, the card number becomes their member number and
+    the generated number they had before is kept here.
+    """
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="number_aliases", verbose_name=_("member")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member number alias")
+        verbose_name_plural = _("member number aliases")
+
+    def __str__(self):
+        return self.number
+
+
+class LegacyCardQuerySet(models.QuerySet):
+    def unclaimed(self):
+        return self.filter(claimed_by__isnull=True)
+
+
+class LegacyCard(models.Model):
+    """A plastic-card member of the old system, imported from CSV and upserted by card number.
+
+    ``claimed_by`` is set once, by a conditional update, when a member binds the card's phone.
+    """
+
+    # Unique through Meta.constraints: on PostgreSQL ``unique=True`` on a CharField adds a
+    # second, pattern-matching index that every imported row would also have to update.
+    card_no = models.CharField(_("card number"), max_length=20)
+    # NULL, not "": many cards have no phone, and the unique constraint ignores NULLs.
+    phone = models.CharField(_("phone"), max_length=11, null=True, blank=True)  # noqa: DJ001
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    level = models.CharField(_("level"), max_length=32, blank=True)
+    points = models.IntegerField(_("points"), default=0)
+    imported_at = models.DateTimeField(_("imported at"))
+    updated_at = models.DateTimeField(_("updated at"))
+    claimed_by = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("claimed by"),
+        db_index=False,  # the partial unique index below serves lookups by member
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+
+    objects = LegacyCardQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("legacy card")
+        verbose_name_plural = _("legacy cards")
+        constraints = [
+            models.UniqueConstraint(fields=["card_no"], name="legacy_card_card_no_unique"),
+            # A phone leads to one card, so a phone binding takes over at most one card.
+            models.UniqueConstraint(fields=["phone"], name="legacy_card_phone_unique"),
+            # A card is taken over once, and a member takes over one card. Partial: millions
+            # of unclaimed cards stay out of the index.
+            models.UniqueConstraint(
+                fields=["claimed_by"],
+                condition=models.Q(claimed_by__isnull=False),
+                name="legacy_card_claimed_by_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points__gte=0), name="legacy_card_points_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(claimed_by__isnull=True, claimed_at__isnull=True)
+                | models.Q(claimed_by__isnull=False, claimed_at__isnull=False),
+                name="legacy_card_claimed_by_and_at_together",
+            ),
+        ]
+
+    def __str__(self):
+        return self.card_no
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class LegacyImport(models.Model):
+    """One run of the legacy card import, with the progress the admin page shows."""
+
+    file = models.FileField(_("CSV file"), upload_to="legacy_imports/", blank=True)
+    # A file on the server given to `manage.py import_legacy_cards`, read in place.
+    source_path = models.CharField(_("server path"), max_length=500, blank=True)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    encoding = models.CharField(_("encoding"), max_length=16, blank=True)
+    file_size = models.BigIntegerField(_("file size (bytes)"), default=0)
+    bytes_read = models.BigIntegerField(_("bytes read"), default=0)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    imported = models.PositiveIntegerField(_("new cards"), default=0)
+    updated = models.PositiveIntegerField(_("updated cards"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged cards"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected rows"), default=0)
+    rejects_file = models.FileField(
+        _("rejected rows (CSV)"), upload_to="legacy_rejects/", blank=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    progress_at = models.DateTimeField(_("progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("legacy card import")
+        verbose_name_plural = _("legacy card imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.original_name or f"#{self.pk}"
+
+    @property
+    def elapsed_seconds(self):
+        if not self.started_at:
+            return 0.0
+        end = self.finished_at or self.progress_at or self.started_at
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def rows_per_second(self):
+        elapsed = self.elapsed_seconds
+        return self.rows_read / elapsed if elapsed > 0 else None
+
+    @property
+    def seconds_left(self):
+        """Estimated from the share of the file read so far; None when unknown or finished."""
+        if self.status != ImportStatus.RUNNING or not self.bytes_read or not self.file_size:
+            return None
+        elapsed = self.elapsed_seconds
+        if elapsed <= 0:
+            return None
+        rate = self.bytes_read / elapsed
+        return max(self.file_size - self.bytes_read, 0) / rate
+
+    @property
+    def percent_done(self):
+        if self.status == ImportStatus.DONE:
+            return 100
+        if not self.file_size:
+            return 0
+        return min(int(self.bytes_read * 100 / self.file_size), 99)
+
+
+class TagRuleKind(models.TextChoices):
+    NEW_MEMBER = "new_member", _("New member: joined within N days")
+    BOUGHT_AT_STORE = "bought_at_store", _("Bought at store: redeemed a coupon there")
+    NEAR_STORE = "near_store", _("Near store: last reported location within 3 km")
+    DORMANT = "dormant", _("Dormant: no redemption for N days")
+
+
+class TagRule(models.Model):
+    """A rule that decides which members carry ``tag``; re-evaluated nightly.
+
+    The rule owns its tag: evaluation adds the tag to every member that matches and removes it
+    from every member that no longer does, so a rule's tag is not also set by hand.
+    """
+
+    tag = models.OneToOneField(
+        Tag, on_delete=models.CASCADE, related_name="rule", verbose_name=_("tag")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=TagRuleKind.choices)
+    days = models.PositiveIntegerField(
+        _("days"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "New member and dormant: the number of days. Bought at store: optional window."
+        ),
+    )
+    store = models.ForeignKey(
+        "stores.Store",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("store"),
+    )
+    radius_m = models.PositiveIntegerField(_("radius (m)"), default=3000)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_evaluated_at = models.DateTimeField(_("last evaluated at"), null=True, blank=True)
+    last_added = models.PositiveIntegerField(_("added at last evaluation"), default=0)
+    last_removed = models.PositiveIntegerField(_("removed at last evaluation"), default=0)
+
+    class Meta:
+        verbose_name = _("tag rule")
+        verbose_name_plural = _("tag rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["new_member", "dormant"])
+                | models.Q(days__isnull=False),
+                name="tag_rule_days_required",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["bought_at_store", "near_store"])
+                | models.Q(store__isnull=False),
+                name="tag_rule_store_required",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tag}: {self.get_kind_display()}"
+
+
+class TagAssignmentAction(models.TextChoices):
+    ADD = "add", _("Add the tag")
+    REMOVE = "remove", _("Remove the tag")
+
+
+class TagAssignment(models.Model):
+    """An admin's bulk tagging: a list or CSV of member or card numbers, and its outcome."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", verbose_name=_("tag"))
+    action = models.CharField(
+        _("action"), max_length=8, choices=TagAssignmentAction.choices, default="add"
+    )
+    numbers_file = models.FileField(
+        _("CSV of member or card numbers"), upload_to="tag_assignments/", blank=True
+    )
+    numbers = models.TextField(_("member or card numbers"), blank=True)
+    numbers_read = models.PositiveIntegerField(_("numbers read"), default=0)
+    members_matched = models.PositiveIntegerField(_("members found"), default=0)
+    changed = models.PositiveIntegerField(_("members changed"), default=0)
+    not_found = models.PositiveIntegerField(_("numbers not found"), default=0)
+    not_found_sample = models.TextField(_("some numbers not found"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag assignment")
+        verbose_name_plural = _("tag assignments")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.tag} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class TargetedIssueStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    STOPPED = "stopped", _("Stopped")
+    FAILED = "failed", _("Failed")
+
+
+class TargetedIssue(models.Model):
+    """Issue one coupon of ``campaign`` to every member carrying ``tag``, in chunks.
+
+    ``last_member_id`` is the keyset cursor: a run that is interrupted continues after it, and
+    the per-member claim counter makes a second run give nobody a second coupon.
+    """
+
+    campaign = models.ForeignKey(
+        "coupons.Campaign", on_delete=models.PROTECT, related_name="+", verbose_name=_("campaign")
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="+", verbose_name=_("tag"))
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=TargetedIssueStatus.choices,
+        default=TargetedIssueStatus.PENDING,
+    )
+    members_total = models.PositiveIntegerField(_("members with the tag"), default=0)
+    members_done = models.PositiveIntegerField(_("members processed"), default=0)
+    issued = models.PositiveIntegerField(_("coupons issued"), default=0)
+    skipped_already_had = models.PositiveIntegerField(_("skipped: already had one"), default=0)
+    skipped_no_stock = models.PositiveIntegerField(_("skipped: out of stock"), default=0)
+    stopped_reason = models.CharField(_("stopped because"), max_length=255, blank=True)
+    last_member_id = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("targeted issue")
+        verbose_name_plural = _("targeted issues")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.campaign} → {self.tag}"

@@ -4,6 +4,8 @@ Every task here is ``acks_late``: a worker that dies mid-task leaves the message
 which delivers it again; running a task twice does no harm (the services below settle it).
 """
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -53,3 +55,40 @@ def notification_dispatch_pending_task() -> dict:
 def coupons_expiring_digest_task() -> int:
     """Daily: one digest per member whose coupons expire within 3 days (once per day)."""
     return coupons_expiring_digest_enqueue(now=timezone.now())
+
+
+# --- Legacy cards, tags and targeted issues -------------------------------------------------
+
+# A big import or issue outlives the default time limit; each task checks its own progress
+# and a redelivered one does no harm (see the services).
+_LONG_TIME_LIMIT = 4 * 3600
+
+
+@shared_task(acks_late=True, time_limit=_LONG_TIME_LIMIT, soft_time_limit=_LONG_TIME_LIMIT - 60)
+def legacy_import_run_task(import_id: int) -> None:
+    from members.services.legacy import legacy_import_run
+
+    legacy_import_run(import_id=import_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tag_rules_evaluate_task() -> None:
+    from members.services.tags import tag_rules_evaluate
+
+    tag_rules_evaluate()
+
+
+# How long one run of a targeted issue works before handing over to a fresh task.
+_TARGETED_ISSUE_SLICE_SECONDS = 120
+
+
+@shared_task(bind=True)
+def targeted_issue_run_task(self, issue_id: int) -> None:
+    from members.models import TargetedIssueStatus
+    from members.services.targeted_issues import targeted_issue_run
+
+    issue = targeted_issue_run(
+        issue_id=issue_id, deadline=time.monotonic() + _TARGETED_ISSUE_SLICE_SECONDS
+    )
+    if issue.status == TargetedIssueStatus.RUNNING:
+        self.apply_async(args=[issue_id])

@@ -16,7 +16,7 @@ from coupons.models import (
     Redemption,
 )
 from members.member_numbers import member_number_next
-from members.models import Member, SubscriptionGrant, Tag
+from members.models import LegacyCard, Member, SubscriptionGrant, Tag
 from stores.models import StaffProfile, StaffRole, Store
 
 
@@ -155,3 +155,16 @@ class SubscriptionGrantFactory(factory.django.DjangoModelFactory):
     template_id = "tmpl-coupon-redeemed"
     remaining = 1
     accepted_total = factory.LazyAttribute(lambda o: o.remaining)
+
+
+class LegacyCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LegacyCard
+
+    card_no = factory.Sequence(lambda n: f"66{n:010d}")
+    phone = factory.Sequence(lambda n: f"139{n:08d}")
+    name = "王芳"
+    level = "gold"
+    points = 1200
+    imported_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)

@@ -5,6 +5,7 @@ from backend.rotating_codes import IssuedCode, rotating_code_issue, rotating_cod
 from members.exceptions import MemberDisabledError, MemberNotFoundError
 from members.member_numbers import looks_generated, luhn_is_valid
 from members.models import Member
+from members.selectors.legacy import member_find_by_number
 
 MEMBER_CODE_KIND = "M"
 
@@ -33,20 +34,20 @@ def member_identify_by_code(*, code: str) -> Member:
 
 
 def member_identify_by_number(*, number: str) -> Member:
-    """The member with this member number, typed or scanned at the till.
+    """The member with this number, typed or scanned at the till: their member number, a
+    number they had before, or the old plastic card they took over (``member_find_by_number``).
 
     A generated number with a wrong check digit (a mistyped digit) is ``invalid_code``, so
     the cashier retypes it instead of being told the member does not exist.
     """
     number = number.strip()
-    member = Member.objects.prefetch_related("tags").filter(member_no=number).first()
-    if member is None:
+    try:
+        member = member_find_by_number(number=number)
+    except MemberNotFoundError:
         if looks_generated(number) and not luhn_is_valid(number):
-            raise InvalidCodeError()
-        raise MemberNotFoundError()
-    if not member.is_active:
-        raise MemberDisabledError()
-    return member
+            raise InvalidCodeError() from None
+        raise
+    return member_get(member_id=member.pk)
 
 
 def member_identify(*, code: str) -> Member:

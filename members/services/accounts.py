@@ -12,6 +12,7 @@ from backend import wechat
 from members.exceptions import InvalidRefreshTokenError, MemberDisabledError, PhoneTakenError
 from members.member_numbers import member_number_next
 from members.models import Member
+from members.services.legacy import legacy_card_takeover
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def member_phone_bind(*, member_id: int, code: str) -> Member:
     Asks WeChat for the number first (outside the transaction: no lock is held while waiting
     on the network). Binding the number the member already has is a no-op. A number that
     another member holds raises ``PhoneTakenError``; the unique constraint on ``phone``
-    settles two members racing for one number.
+    settles two members racing for one number. If an unclaimed legacy card has this phone,
+    the member takes it over in the same transaction (``legacy_card_takeover``): its card
+    number becomes the member number, with its level and points.
     """
     phone = wechat.wechat_phone_number(code)
     try:
@@ -123,6 +126,8 @@ def member_phone_bind(*, member_id: int, code: str) -> Member:
             member.phone = phone
             member.phone_bound_at = timezone.now()
             member.save(update_fields=["phone", "phone_bound_at"])
+            # An old plastic card with this phone becomes the member's, in this transaction.
+            legacy_card_takeover(member=member, phone=phone)
     except IntegrityError:
         raise PhoneTakenError() from None
     return member

@@ -300,6 +300,42 @@ def notification_enqueue(
     return notification
 
 
+def notification_enqueue_many(*, member_ids: list[int], event: str, payload: dict) -> int:
+    """``notification_enqueue`` for many members with one payload, in one statement.
+
+    For broadcasts (a coupon issued to everyone with a tag). Same preconditions as
+    ``notification_enqueue``. Like the daily digest, only members who hold a grant for the
+    event's template get a row: a row that could only be skipped tells nobody anything.
+    Side effects: bulk-inserts pending notifications; after commit, publishes their send tasks
+    (the dispatcher sends whatever the broker did not take). Returns how many were written.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "notification_enqueue_many must run inside the transaction that records its event"
+        )
+    event = NotificationEvent(event)
+    template = notification_template(event)
+    if template is None or not member_ids:
+        return 0
+    notification_message(event=event, payload=payload)  # fail in the caller, not in a worker
+    granted = SubscriptionGrant.objects.filter(
+        template_id=template["template_id"], remaining__gt=0, member_id__in=member_ids
+    ).values_list("member_id", flat=True)
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                member_id=member_id,
+                event=event,
+                template_id=template["template_id"],
+                payload=payload,
+            )
+            for member_id in granted
+        ]
+    )
+    _send_after_commit([notification.pk for notification in notifications])
+    return len(notifications)
+
+
 def coupons_expiring_digest_enqueue(*, now: datetime.datetime, within_days: int = 3) -> int:
     """One "coupons expiring" notification per member whose unused coupons expire soon.
 

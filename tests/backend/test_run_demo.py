@@ -6,7 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -67,21 +67,31 @@ def _run_demo(tmp_path, port, sandbox_port):
 def test_run_demo_serves_and_stops_everything_on_ctrl_c(tmp_path):
     port, sandbox_port = _free_port(), _free_port()
     process = _run_demo(tmp_path, port, sandbox_port)
+    lines = []
+    ready = threading.Event()
+
+    def read_output():
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"http://127.0.0.1:{port}/api/health"):
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.3)
+        assert ready.wait(timeout=90), "".join(lines)
+        assert _answers(f"http://127.0.0.1:{port}/api/health")
         assert _answers(f"http://127.0.0.1:{sandbox_port}/sandbox/health")
 
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
 
+    output = "".join(lines)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/api/docs/" in output
     assert "cashier1" in output

@@ -298,3 +298,58 @@ def test_shopper_token_is_refused_at_the_pos_and_pos_token_at_shopper_endpoints(
 
     assert at_pos.status_code in (401, 403)
     assert at_shop.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_binding_the_phone_of_a_legacy_card_takes_it_over_and_the_pos_finds_every_number(
+    api_client,
+):
+    from tests.factories import LegacyCardFactory
+
+    card = LegacyCardFactory(card_no="660000000001", phone="13800138000", level="gold", points=1200)
+    login = api_client.post("/api/auth/wechat/login", {"code": "old-card"}, format="json").json()
+    generated_no = login["member"]["member_no"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {login['access']}")
+
+    bound = api_client.post("/api/members/me/phone", {"code": "phone-13800138000"}, format="json")
+
+    assert bound.status_code == 200
+    assert bound.json()["member_no"] == card.card_no
+    assert bound.json()["points"] == 1200
+    assert "level-gold" in [tag["slug"] for tag in bound.json()["tags"]]
+    pos = cashier(api_client, StoreFactory())
+    for number in (card.card_no, generated_no):
+        found = pos.post("/api/pos/members/identify", {"code": number}, format="json")
+        assert found.status_code == 200, number
+        assert found.json()["member_no"] == card.card_no
+
+
+@pytest.mark.django_db
+def test_an_unclaimed_legacy_card_at_the_till_says_so(api_client):
+    from tests.factories import LegacyCardFactory
+
+    card = LegacyCardFactory(card_no="660000000099")
+
+    response = cashier(api_client, StoreFactory()).post(
+        "/api/pos/members/identify", {"code": card.card_no}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "card_not_claimed"
+
+
+@pytest.mark.django_db
+def test_the_longest_accepted_login_code_logs_in_and_a_longer_one_is_400(api_client):
+    longest = api_client.post("/api/auth/wechat/login", {"code": "x" * 64}, format="json")
+    too_long = api_client.post("/api/auth/wechat/login", {"code": "x" * 65}, format="json")
+
+    assert longest.status_code == 200
+    assert too_long.status_code == 400
+    assert too_long.json()["code"] == "invalid"
+
+
+@pytest.mark.django_db
+def test_schema_is_served_whatever_token_the_client_sends(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert api_client.get("/api/schema/").status_code == 200

@@ -36,6 +36,7 @@ def test_list_shows_the_configured_templates_with_grants_left(api_client):
     }
     assert templates["tmpl-coupon-redeemed"]["grants_left"] == 0
     assert {t["event"] for t in templates.values()} == {
+        "coupon_issued",
         "coupon_redeemed",
         "coupons_expiring",
         "deal_starting",

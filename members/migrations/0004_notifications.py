@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0002_member_no_sequence'),
+        ('members', '0003_legacy_cards'),
     ]
 
     operations = [
