@@ -37,6 +37,7 @@ from coupons.services import (
     campaign_update,
 )
 from stores.models import StaffRole
+from stores.selectors import staff_store_id_for_scoping
 
 
 def _staff_profile(request):
@@ -48,12 +49,7 @@ def _staff_profile(request):
 
 def staff_store_id(request) -> int | None:
     """The store a store manager is limited to; ``None`` for marketers and superusers."""
-    if request.user.is_superuser:
-        return None
-    profile = _staff_profile(request)
-    if profile is not None and profile.role in (StaffRole.STORE_MANAGER, StaffRole.CASHIER):
-        return profile.store_id
-    return None
+    return staff_store_id_for_scoping(request.user)
 
 
 def _is_cashier(request) -> bool:
