@@ -149,7 +149,7 @@ CELERY_BEAT_SCHEDULE = {
     # countdown task was lost (broker down at grab time, worker restarted); pending refunds of
     # late payments are resent until WeChat Pay accepts them.
     "flash-order-sweep": {
-        "task": "coupons.deal_tasks.flash_order_sweep_task",
+        "task": "coupons.tasks.flash_order_sweep_task",
         "schedule": 60.0,
     },
     # Tag rules (new member, bought at store, near store, dormant) drift by the day: re-evaluate
@@ -161,7 +161,7 @@ CELERY_BEAT_SCHEDULE = {
     # Members who asked to be reminded hear about a deal within its last 5 minutes before the
     # start; every minute so that nobody hears later than 4 minutes before it.
     "deal-start-reminders": {
-        "task": "coupons.deal_tasks.deal_start_reminders_task",
+        "task": "coupons.tasks.deal_start_reminders_task",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -167,7 +167,7 @@ def _seed(stamp: str) -> dict:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from coupons.models import Campaign, Coupon, CouponSource
-    from coupons.services import coupon_validity
+    from coupons.services.coupons import coupon_validity
     from members.member_numbers import luhn_check_digit
     from members.models import Member
     from stores.authentication import pos_token_for

@@ -294,8 +294,8 @@ def _prepare():
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from coupons import deal_services
     from coupons.models import Campaign, CampaignKind
+    from coupons.services import flash_deals as flash_deal_services
     from members.models import Member
 
     now = timezone.now()
@@ -312,7 +312,7 @@ def _prepare():
             "remaining_stock": 10**9,
         },
     )
-    deal = deal_services.deal_create(
+    deal = flash_deal_services.deal_create(
         campaign=campaign,
         total_stock=STOCK,
         title=f"bench deal {now:%H%M%S}",

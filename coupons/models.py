@@ -265,8 +265,9 @@ def _default_payment_window():
 class FlashDeal(models.Model):
     """A voucher (a campaign's coupon) sold for ``price_fen`` in a limited stock from a start time.
 
-    ``remaining_stock`` moves only by conditional F() updates in coupons.deal_services; the Redis
-    gate in coupons.deal_gate mirrors it to refuse the sold-out crowd without a query.
+    ``remaining_stock`` moves only by conditional F() updates in coupons.services.flash_deals;
+    the Redis gate in coupons.services.flash_deal_gate mirrors it to refuse the sold-out crowd
+    without a query.
     """
 
     campaign = models.ForeignKey(

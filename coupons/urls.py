@@ -1,25 +1,38 @@
 from django.urls import path
 
-from coupons import api
+from coupons.api import coupons, flash_deals
 
 urlpatterns = [
-    path("coupons/campaigns", api.CampaignListApi.as_view(), name="coupon-campaigns"),
+    path("coupons/campaigns", coupons.CampaignListApi.as_view(), name="coupon-campaigns"),
     path(
         "coupons/campaigns/<int:campaign_id>/claim",
-        api.CouponClaimApi.as_view(),
+        coupons.CouponClaimApi.as_view(),
         name="coupon-claim",
     ),
-    path("coupons/mine", api.CouponMineListApi.as_view(), name="coupon-mine"),
-    path("coupons/mine/<int:coupon_id>/code", api.CouponCodeApi.as_view(), name="coupon-code"),
+    path("coupons/mine", coupons.CouponMineListApi.as_view(), name="coupon-mine"),
+    path("coupons/mine/<int:coupon_id>/code", coupons.CouponCodeApi.as_view(), name="coupon-code"),
     path(
         "pos/redemptions/preview",
-        api.RedemptionPreviewApi.as_view(),
+        coupons.RedemptionPreviewApi.as_view(),
         name="pos-redemption-preview",
     ),
-    path("pos/redemptions", api.RedemptionListCreateApi.as_view(), name="pos-redemptions"),
+    path("pos/redemptions", coupons.RedemptionListCreateApi.as_view(), name="pos-redemptions"),
     path(
         "pos/redemptions/<int:redemption_id>/void",
-        api.RedemptionVoidApi.as_view(),
+        coupons.RedemptionVoidApi.as_view(),
         name="pos-redemption-void",
+    ),
+    path("deals", flash_deals.DealListApi.as_view(), name="deal-list"),
+    path("deals/<int:deal_id>/grab", flash_deals.DealGrabApi.as_view(), name="deal-grab"),
+    path("deals/<int:deal_id>/remind", flash_deals.DealRemindApi.as_view(), name="deal-remind"),
+    path(
+        "deals/orders/<str:order_no>",
+        flash_deals.FlashOrderDetailApi.as_view(),
+        name="flash-order-detail",
+    ),
+    path(
+        "payments/wechat/notify",
+        flash_deals.WeChatPayNotifyApi.as_view(),
+        name="wechat-pay-notify",
     ),
 ]

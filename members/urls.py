@@ -1,12 +1,26 @@
 from django.urls import path
 
-from members import api
+from members.api import accounts, location, notifications
 
 urlpatterns = [
-    path("auth/wechat/login", api.WeChatLoginApi.as_view(), name="auth-wechat-login"),
-    path("auth/refresh", api.TokenRefreshApi.as_view(), name="auth-refresh"),
-    path("members/me", api.MemberMeApi.as_view(), name="member-me"),
-    path("members/me/phone", api.MemberPhoneBindApi.as_view(), name="member-phone"),
-    path("members/me/code", api.MemberCodeApi.as_view(), name="member-code"),
-    path("pos/members/identify", api.PosMemberIdentifyApi.as_view(), name="pos-member-identify"),
+    path("auth/wechat/login", accounts.WeChatLoginApi.as_view(), name="auth-wechat-login"),
+    path("auth/refresh", accounts.TokenRefreshApi.as_view(), name="auth-refresh"),
+    path("members/me", accounts.MemberMeApi.as_view(), name="member-me"),
+    path("members/me/phone", accounts.MemberPhoneBindApi.as_view(), name="member-phone"),
+    path("members/me/code", accounts.MemberCodeApi.as_view(), name="member-code"),
+    path(
+        "members/me/location",
+        location.MemberLocationRecordApi.as_view(),
+        name="member-location",
+    ),
+    path(
+        "members/me/subscriptions",
+        notifications.SubscriptionListRecordApi.as_view(),
+        name="member-subscriptions",
+    ),
+    path(
+        "pos/members/identify",
+        accounts.PosMemberIdentifyApi.as_view(),
+        name="pos-member-identify",
+    ),
 ]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.models import Campaign, Coupon, CouponSource, MemberCampaignClaims
-from coupons.services import coupon_validity
+from coupons.services.coupons import coupon_validity
 from members.exceptions import TargetedIssueNotAllowedError
 from members.models import Member, NotificationEvent, Tag, TargetedIssue, TargetedIssueStatus
 from members.services.notifications import notification_enqueue_many

@@ -7,7 +7,7 @@ from django.conf import settings as django_settings
 
 from backend import wechat
 from backend.exceptions import WeChatUnavailableError
-from coupons.deal_selectors import deal_snapshot_cache_clear
+from coupons.selectors.flash_deals import deal_snapshot_cache_clear
 
 
 @pytest.fixture(autouse=False)

@@ -6,9 +6,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from coupons.admin import CampaignForm
+from coupons.admin.campaigns import CampaignForm
 from coupons.models import Campaign, CampaignKind, Redemption
-from coupons.services import coupon_claim
+from coupons.services.coupons import coupon_claim
 from stores.models import StaffRole
 from tests.coupons.conftest import T0
 from tests.factories import (

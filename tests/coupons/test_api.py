@@ -3,7 +3,7 @@ import datetime
 import pytest
 
 from coupons.models import Audience, CampaignKind, Coupon, CouponStatus, Redemption
-from coupons.services import coupon_claim
+from coupons.services.coupons import coupon_claim
 from tests.coupons.conftest import T0, code_for, member_client_for, pos_client_for
 from tests.factories import (
     CampaignFactory,

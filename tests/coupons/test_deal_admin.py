@@ -3,8 +3,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from coupons import deal_services
 from coupons.models import FlashDeal
+from coupons.services import flash_deals as flash_deal_services
 from tests.factories import CampaignFactory, FlashDealFactory, MemberFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_deals")]
@@ -12,7 +12,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_deals")]
 
 def _orders(deal, count):
     orders = [
-        deal_services.deal_grab(member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="1.1.1.1")
+        flash_deal_services.deal_grab(
+            member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="1.1.1.1"
+        )
         for _ in range(count)
     ]
     return orders
@@ -25,10 +27,10 @@ def test_deal_list_shows_live_figures_in_one_query(
     for _ in range(3):
         deal = FlashDealFactory(total_stock=10)
         _held, paid, cancelled = _orders(deal, 3)
-        deal_services.flash_order_payment_record(
+        flash_deal_services.flash_order_payment_record(
             order_no=paid.order_no, transaction_id="42", total_fee=1
         )
-        deal_services.flash_order_cancel(order=cancelled, now=timezone.now())
+        flash_deal_services.flash_order_cancel(order=cancelled, now=timezone.now())
     # when
     with django_assert_max_num_queries(8):
         response = admin_client.get("/admin/coupons/flashdeal/")

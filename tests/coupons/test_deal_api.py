@@ -7,8 +7,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from coupons import deal_services
 from coupons.models import Coupon, DealReminder, FlashDeal, FlashOrder, FlashOrderStatus
+from coupons.services import flash_deals as flash_deal_services
 from tests.factories import FlashDealFactory, MemberFactory, TagFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_deals")]
@@ -172,7 +172,9 @@ def test_order_detail_is_the_members_own_and_shows_the_coupon_once_paid(wechat_s
     other = _client(MemberFactory()).get(f"/api/deals/orders/{order_no}")
     assert (other.status_code, other.json()["code"]) == (404, "not_found")
     # once paid
-    deal_services.flash_order_payment_record(order_no=order_no, transaction_id="42", total_fee=1)
+    flash_deal_services.flash_order_payment_record(
+        order_no=order_no, transaction_id="42", total_fee=1
+    )
     body = client.get(f"/api/deals/orders/{order_no}").json()
     assert body["status"] == "paid"
     assert body["coupon"]["id"] == Coupon.objects.get(member=member).pk

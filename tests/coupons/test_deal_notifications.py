@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from coupons.deal_services import (
+from coupons.services.flash_deals import (
     deal_grab,
     deal_remind,
     deal_start_reminders_enqueue,

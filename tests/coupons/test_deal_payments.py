@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from backend.wechat_sandbox.pay import pay_signature, to_xml
-from coupons import deal_services
 from coupons.models import (
     Coupon,
     CouponSource,
@@ -25,6 +24,7 @@ from coupons.models import (
     FlashRefund,
     FlashRefundStatus,
 )
+from coupons.services import flash_deals as flash_deal_services
 from tests.factories import FlashDealFactory, MemberFactory
 
 NOTIFY_PATH = "/api/payments/wechat/notify"
@@ -98,7 +98,7 @@ def test_payment_whose_callback_was_lost_is_found_at_expiry(wechat_sandbox, sett
     order = _grab(deal, MemberFactory())
     wechat_sandbox.pay(order.order_no)
     # when the payment window ends
-    outcome = deal_services.flash_order_expire(
+    outcome = flash_deal_services.flash_order_expire(
         order_id=order.pk, now=order.expires_at + datetime.timedelta(seconds=1)
     )
     # then it is paid, not cancelled
@@ -113,7 +113,7 @@ def test_payment_whose_callback_was_lost_is_found_at_expiry(wechat_sandbox, sett
 def test_expiry_closes_the_wechat_order_and_returns_the_unit(wechat_sandbox):
     deal = FlashDealFactory(total_stock=5)
     order = _grab(deal, MemberFactory())
-    outcome = deal_services.flash_order_expire(
+    outcome = flash_deal_services.flash_order_expire(
         order_id=order.pk, now=order.expires_at + datetime.timedelta(seconds=1)
     )
     assert outcome == "cancelled"
@@ -125,7 +125,7 @@ def test_expiry_closes_the_wechat_order_and_returns_the_unit(wechat_sandbox):
 
 
 def _expire(order):
-    return deal_services.flash_order_expire(
+    return flash_deal_services.flash_order_expire(
         order_id=order.pk, now=order.expires_at + datetime.timedelta(seconds=1)
     )
 

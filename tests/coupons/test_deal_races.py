@@ -17,8 +17,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from coupons import deal_services
 from coupons.models import Coupon, FlashDeal, FlashOrder, FlashOrderStatus
+from coupons.services import flash_deals as flash_deal_services
 from members.models import Member
 from tests.coupons.deal_fixtures import redis_flush_gates
 from tests.factories import FlashDealFactory, MemberFactory
@@ -152,7 +152,7 @@ def _held_orders(deal, count):
     orders = []
     for member in _members(count):
         orders.append(
-            deal_services.deal_grab(
+            flash_deal_services.deal_grab(
                 member_id=member.pk, deal_id=deal.pk, client_ip="10.0.0.1", now=created
             )
         )
@@ -180,8 +180,8 @@ def test_sweeper_and_countdown_racing_return_stock_once(fake_pay, gate_mode):
     def settle(job):
         kind, order_id = job
         if kind == "sweep":
-            return deal_services.flash_order_sweep(now=now)
-        return deal_services.flash_order_expire(order_id=order_id, now=now)
+            return flash_deal_services.flash_order_sweep(now=now)
+        return flash_deal_services.flash_order_expire(order_id=order_id, now=now)
 
     jobs = [("task", order.pk) for order in orders] * 2 + [("sweep", None)] * 3
     # when
@@ -202,9 +202,9 @@ def test_expiry_and_late_payment_racing_count_stock_once(fake_pay, gate_mode):
     def act(job):
         kind, item = job
         if kind == "expire":
-            return deal_services.flash_order_expire(order_id=item.pk, now=now)
+            return flash_deal_services.flash_order_expire(order_id=item.pk, now=now)
         if kind == "pay":
-            return deal_services.flash_order_payment_record(
+            return flash_deal_services.flash_order_payment_record(
                 order_no=item.order_no, transaction_id=f"tx-{item.pk}", total_fee=1, now=now
             ).status
         return grab(item)
@@ -229,12 +229,12 @@ def test_expiry_and_late_payment_racing_count_stock_once(fake_pay, gate_mode):
 
 def test_replayed_payment_racing_itself_issues_one_coupon(fake_pay):
     deal = FlashDealFactory()
-    order = deal_services.deal_grab(
+    order = flash_deal_services.deal_grab(
         member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="10.0.0.1"
     )
 
     def pay(_):
-        return deal_services.flash_order_payment_record(
+        return flash_deal_services.flash_order_payment_record(
             order_no=order.order_no, transaction_id="4200000001", total_fee=1
         ).status
 

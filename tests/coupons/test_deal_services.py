@@ -5,8 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from backend.exceptions import WeChatUnavailableError
-from coupons import deal_services
-from coupons.deal_exceptions import (
+from coupons.exceptions import (
     DealEndedError,
     DealLimitReachedError,
     DealNotEligibleError,
@@ -17,8 +16,6 @@ from coupons.deal_exceptions import (
     DealSoldOutError,
     PaymentMismatchError,
 )
-from coupons.deal_gate import gate_remaining
-from coupons.deal_selectors import deal_list_for_member, deal_snapshot_get
 from coupons.models import (
     Coupon,
     CouponSource,
@@ -29,6 +26,9 @@ from coupons.models import (
     FlashRefund,
     FlashRefundStatus,
 )
+from coupons.selectors.flash_deals import deal_list_for_member, deal_snapshot_get
+from coupons.services import flash_deals as flash_deal_services
+from coupons.services.flash_deal_gate import gate_remaining
 from tests.coupons.deal_fixtures import redis_flush_gates
 from tests.factories import FlashDealFactory, MemberFactory, TagFactory
 from tests.markers import requires_redis
@@ -53,17 +53,23 @@ def _committing(function, **kwargs):
 
 def _grab(deal, member, now=None):
     return _committing(
-        deal_services.deal_grab, member_id=member.pk, deal_id=deal.pk, client_ip="10.0.0.8", now=now
+        flash_deal_services.deal_grab,
+        member_id=member.pk,
+        deal_id=deal.pk,
+        client_ip="10.0.0.8",
+        now=now,
     )
 
 
 def _cancel(order, now=None):
-    return _committing(deal_services.flash_order_cancel, order=order, now=now or timezone.now())
+    return _committing(
+        flash_deal_services.flash_order_cancel, order=order, now=now or timezone.now()
+    )
 
 
 def _expire(order, now=None):
     return _committing(
-        deal_services.flash_order_expire, order_id=order.pk, now=now or _overdue(order)
+        flash_deal_services.flash_order_expire, order_id=order.pk, now=now or _overdue(order)
     )
 
 
@@ -126,7 +132,9 @@ def test_grab_refuses_a_deal_that_is_not_on(fake_pay, changes, error):
 
 def test_grab_of_an_unknown_deal_is_not_found(fake_pay):
     with pytest.raises(DealNotFoundError):
-        deal_services.deal_grab(member_id=MemberFactory().pk, deal_id=999999, client_ip="1.1.1.1")
+        flash_deal_services.deal_grab(
+            member_id=MemberFactory().pk, deal_id=999999, client_ip="1.1.1.1"
+        )
 
 
 def test_grab_never_sells_more_than_stock(fake_pay):
@@ -228,7 +236,7 @@ def test_expiry_task_is_scheduled_only_after_commit(
     fake_pay, monkeypatch, django_capture_on_commit_callbacks
 ):
     # given
-    from coupons import deal_tasks
+    from coupons import tasks as deal_tasks
 
     scheduled = []
     monkeypatch.setattr(
@@ -239,7 +247,7 @@ def test_expiry_task_is_scheduled_only_after_commit(
     deal = FlashDealFactory()
     # when
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        order = deal_services.deal_grab(
+        order = flash_deal_services.deal_grab(
             member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="10.0.0.8"
         )
     # then
@@ -276,7 +284,7 @@ def test_cancel_gives_the_unit_back_exactly_once(fake_pay):
 
 def test_expire_before_the_window_ends_does_nothing(fake_pay):
     order = _grab(FlashDealFactory(), MemberFactory())
-    outcome = deal_services.flash_order_expire(
+    outcome = flash_deal_services.flash_order_expire(
         order_id=order.pk, now=order.expires_at - datetime.timedelta(seconds=1)
     )
     assert outcome == "not_due"
@@ -334,14 +342,14 @@ def test_sweep_cancels_overdue_orders_only(fake_pay):
     now = timezone.now()
     deal = FlashDealFactory(total_stock=5, starts_at=now - datetime.timedelta(hours=1))
     # (its countdown task lost: the callbacks of this grab never run)
-    old = deal_services.deal_grab(
+    old = flash_deal_services.deal_grab(
         member_id=MemberFactory().pk,
         deal_id=deal.pk,
         client_ip="10.0.0.8",
         now=now - datetime.timedelta(minutes=10),
     )
     fresh = _grab(deal, MemberFactory(), now=now)
-    outcomes = deal_services.flash_order_sweep(now=now)
+    outcomes = flash_deal_services.flash_order_sweep(now=now)
     assert outcomes == {"cancelled": 1}
     old.refresh_from_db()
     fresh.refresh_from_db()
@@ -355,7 +363,7 @@ def test_sweep_cancels_overdue_orders_only(fake_pay):
 
 def _pay(order, total_fee=1, transaction_id="4200000001"):
     return _committing(
-        deal_services.flash_order_payment_record,
+        flash_deal_services.flash_order_payment_record,
         order_no=order.order_no,
         transaction_id=transaction_id,
         total_fee=total_fee,
@@ -389,7 +397,7 @@ def test_mismatched_payment_changes_nothing(fake_pay, case):
         if case == "wrong_amount":
             _pay(order, total_fee=100)
         else:
-            deal_services.flash_order_payment_record(
+            flash_deal_services.flash_order_payment_record(
                 order_no="FDNOSUCHORDER", transaction_id="x", total_fee=1
             )
     order.refresh_from_db()
@@ -458,7 +466,7 @@ def test_failed_refund_is_kept_and_resent_by_the_sweep(fake_pay):
     assert refund.status == FlashRefundStatus.PENDING
     assert refund.attempts == 1
     fake_pay.fail_refund = False
-    deal_services.flash_order_sweep()
+    flash_deal_services.flash_order_sweep()
     refund.refresh_from_db()
     assert refund.status == FlashRefundStatus.SUCCEEDED
     assert len(fake_pay.refunds) == 1
@@ -470,8 +478,8 @@ def test_failed_refund_is_kept_and_resent_by_the_sweep(fake_pay):
 def test_remind_is_idempotent(fake_pay):
     deal = FlashDealFactory(starts_at=timezone.now() + datetime.timedelta(hours=1))
     member = MemberFactory()
-    _, created = deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
-    _, again = deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
+    _, created = flash_deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
+    _, again = flash_deal_services.deal_remind(member_id=member.pk, deal_id=deal.pk)
     assert (created, again) == (True, False)
     assert DealReminder.objects.count() == 1
 
@@ -480,12 +488,12 @@ def test_remind_refuses_an_ended_deal():
     now = timezone.now()
     deal = FlashDealFactory(starts_at=now - datetime.timedelta(hours=2), ends_at=now)
     with pytest.raises(DealEndedError):
-        deal_services.deal_remind(member_id=MemberFactory().pk, deal_id=deal.pk)
+        flash_deal_services.deal_remind(member_id=MemberFactory().pk, deal_id=deal.pk)
 
 
 def test_deal_create_and_stock_change_keep_what_is_sold(fake_pay):
     deal = FlashDealFactory(total_stock=5)
-    deal = deal_services.deal_create(
+    deal = flash_deal_services.deal_create(
         campaign=deal.campaign,
         total_stock=5,
         title="Created",
@@ -495,10 +503,10 @@ def test_deal_create_and_stock_change_keep_what_is_sold(fake_pay):
     assert deal.remaining_stock == 5
     _grab(deal, MemberFactory())
     _grab(deal, MemberFactory())
-    updated = deal_services.deal_update(deal=deal, data={"total_stock": 10})
+    updated = flash_deal_services.deal_update(deal=deal, data={"total_stock": 10})
     assert updated.remaining_stock == 8
     with pytest.raises(ValidationError):
-        deal_services.deal_update(deal=deal, data={"total_stock": 1})
+        flash_deal_services.deal_update(deal=deal, data={"total_stock": 1})
 
 
 def test_deal_list_says_why_a_member_cannot_grab(fake_pay):
@@ -591,16 +599,16 @@ def test_grab_without_the_gate_is_settled_by_the_database(fake_pay, settings):
 def test_demo_deals_are_seeded_once():
     import io
 
-    from coupons import deal_demo
+    from coupons import demo
 
-    deal_demo.seed(io.StringIO())
-    deal_demo.seed(io.StringIO())
+    demo.seed(io.StringIO())
+    demo.seed(io.StringIO())
     deals = {deal.title: deal for deal in FlashDeal.objects.all()}
     assert len(deals) == 3
-    live = deals[deal_demo.LIVE_TITLE]
+    live = deals[demo.LIVE_TITLE]
     assert (live.price_fen, live.total_stock, live.remaining_stock) == (1, 100, 100)
     assert live.campaign.claimable_online is False
     assert live.campaign.all_stores is True
-    assert deals[deal_demo.UPCOMING_TITLE].starts_at > timezone.now()
-    free = deals[deal_demo.FREE_TITLE]
+    assert deals[demo.UPCOMING_TITLE].starts_at > timezone.now()
+    free = deals[demo.FREE_TITLE]
     assert (free.price_fen, free.requires_phone) == (0, True)

@@ -8,7 +8,7 @@ from django.db import connection
 
 from backend.exceptions import ApplicationError
 from coupons.models import Campaign, Coupon, CouponStatus, MemberCampaignClaims, Redemption
-from coupons.services import coupon_claim, redemption_create, redemption_void
+from coupons.services.coupons import coupon_claim, redemption_create, redemption_void
 from tests.coupons.conftest import code_for, pos_client_for, staff_of
 from tests.factories import (
     CampaignFactory,

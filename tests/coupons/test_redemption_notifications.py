@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from coupons.models import Redemption
-from coupons.services import redemption_create
+from coupons.services.coupons import redemption_create
 from members.models import Notification, NotificationEvent, NotificationState
 from tests.coupons.conftest import code_for
 from tests.factories import CouponFactory, SubscriptionGrantFactory

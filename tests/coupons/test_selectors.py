@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from backend.rotating_codes import rotating_code_verify
 from coupons.exceptions import CouponAlreadyRedeemedError, CouponExpiredError, CouponNotFoundError
 from coupons.models import Audience, CouponStatus, Redemption
-from coupons.selectors import (
+from coupons.selectors.coupons import (
     campaign_annotate_figures,
     campaign_list_claimable,
     campaign_store_breakdown,
@@ -17,7 +17,7 @@ from coupons.selectors import (
     redemption_list_for_store,
     redemption_preview,
 )
-from coupons.services import coupon_claim
+from coupons.services.coupons import coupon_claim
 from tests.coupons.conftest import SHANGHAI, T0, code_for
 from tests.factories import (
     CampaignFactory,

@@ -520,7 +520,7 @@ def test_concurrent_acceptances_are_all_counted():
 
 @pytest.mark.django_db
 def test_demo_seed_tops_grants_up_without_lowering_them():
-    from members import notification_demo
+    from members import demo as notification_demo
 
     member = MemberFactory()
     SubscriptionGrantFactory(member=member, template_id=REDEEMED_TEMPLATE, remaining=9)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from backend.rotating_codes import rotating_code_issue
 from coupons.models import Campaign, CampaignKind, CouponSource, Redemption
-from coupons.services import coupon_issue
+from coupons.services.coupons import coupon_issue
 from members.models import Member, Tag
 from stores.models import StaffProfile, StaffRole, Store
 from tests import browser

@@ -22,14 +22,14 @@ from django.utils.translation import gettext_lazy as _
 
 from coupons.exceptions import CampaignStockBelowClaimedError
 from coupons.models import Audience, Campaign, CampaignKind, Coupon, CouponStatus, Redemption
-from coupons.selectors import (
+from coupons.selectors.coupons import (
     COUPON_EXPORT_HEADER,
     campaign_annotate_figures,
     campaign_redemption_rate,
     campaign_store_breakdown,
     coupon_export_rows,
 )
-from coupons.services import (
+from coupons.services.coupons import (
     campaign_create,
     campaign_pause,
     campaign_resume,

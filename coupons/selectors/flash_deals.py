@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from coupons.deal_exceptions import DealNotFoundError, FlashOrderNotFoundError
-from coupons.deal_gate import GateDeal
+from coupons.exceptions import DealNotFoundError, FlashOrderNotFoundError
 from coupons.models import (
     DealReminder,
     FlashDeal,
     FlashOrder,
     FlashOrderStatus,
 )
+from coupons.services.flash_deal_gate import GateDeal
 from members.models import Member
 
 

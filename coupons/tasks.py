@@ -2,28 +2,28 @@
 
 from celery import shared_task
 
-from coupons import deal_services
+from coupons.services import flash_deals as flash_deal_services
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def flash_order_expire_task(order_id: int) -> str:
     """At the end of the payment window: cancel the order unless WeChat says it was paid."""
-    return deal_services.flash_order_expire(order_id=order_id)
+    return flash_deal_services.flash_order_expire(order_id=order_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def flash_order_sweep_task() -> dict:
     """Every minute (CELERY_BEAT_SCHEDULE): what the countdown tasks missed, pending refunds."""
-    return deal_services.flash_order_sweep()
+    return flash_deal_services.flash_order_sweep()
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def flash_refund_send_task(refund_id: int) -> bool:
     """Send one recorded refund to WeChat Pay; a failure waits for the sweep."""
-    return deal_services.flash_refund_send(refund_id=refund_id)
+    return flash_deal_services.flash_refund_send(refund_id=refund_id)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
 def deal_start_reminders_task() -> int:
     """Every minute (CELERY_BEAT_SCHEDULE): remind those who asked that a deal starts soon."""
-    return deal_services.deal_start_reminders_enqueue()
+    return flash_deal_services.deal_start_reminders_enqueue()

@@ -1,7 +1,4 @@
-"""Admin for the notification queue and subscription grants. Writes go through services.
-
-Registered from ``MembersConfig.ready()``.
-"""
+"""Admin for the notification queue and subscription grants. Writes go through services."""
 
 import datetime
 import json

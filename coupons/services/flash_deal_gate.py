@@ -4,9 +4,9 @@ One Lua script per grab checks the member's count against the limit and the deal
 takes one of each when both allow; Redis runs it atomically, so thousands of grabs in the same
 second are answered without a database query once the stock is gone.
 
-The database stays the truth (coupons.deal_services settles every grab the gate lets through),
-so the gate only has to be *safe to be wrong upwards*: it may let a grab through that the
-database then refuses, never the opposite for long. Its keys are rebuilt from the database when
+The database stays the truth (coupons.services.flash_deals settles every grab the gate lets
+through), so the gate only has to be *safe to be wrong upwards*: it may let a grab through that
+the database then refuses, never the opposite for long. Its keys are rebuilt from the database when
 they are missing (Redis restarted or flushed mid-sale), under a short lock so that one process
 does it. The keys carry the deal's ``updated_at``: saving a deal in admin starts a fresh gate.
 

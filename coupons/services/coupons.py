@@ -34,7 +34,7 @@ from coupons.models import (
     MemberCampaignClaims,
     Redemption,
 )
-from coupons.selectors import (
+from coupons.selectors.coupons import (
     COUPON_CODE_KIND,
     RedemptionQuote,
     campaign_claim_window_refusal,

@@ -1,6 +1,6 @@
 """Django admin for flash deals: deals with live figures, their orders, refunds, reminders.
 
-Writes go through coupons.deal_services; figures are annotated in the list's one query.
+Writes go through coupons.services.flash_deals; figures are annotated in the list's one query.
 """
 
 import csv
@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from coupons import deal_selectors, deal_services
 from coupons.models import DealReminder, FlashDeal, FlashOrder, FlashRefund
+from coupons.selectors import flash_deals as flash_deal_selectors
+from coupons.services import flash_deals as flash_deal_services
 
 
 @admin.register(FlashDeal)
@@ -49,7 +50,7 @@ class FlashDealAdmin(admin.ModelAdmin):
     actions = ["pause", "resume"]
 
     def get_queryset(self, request):
-        return deal_selectors.deal_list_with_figures()
+        return flash_deal_selectors.deal_list_with_figures()
 
     @admin.display(description=_("held"), ordering="held_count")
     def held(self, obj):
@@ -75,10 +76,10 @@ class FlashDealAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             data = {name: form.cleaned_data[name] for name in form.changed_data}
-            saved = deal_services.deal_update(deal=obj, data=data)
+            saved = flash_deal_services.deal_update(deal=obj, data=data)
         else:
             fields = dict(form.cleaned_data)
-            saved = deal_services.deal_create(
+            saved = flash_deal_services.deal_create(
                 campaign=fields.pop("campaign"), total_stock=fields.pop("total_stock"), **fields
             )
         obj.pk = saved.pk
@@ -89,13 +90,13 @@ class FlashDealAdmin(admin.ModelAdmin):
     @admin.action(description=_("Pause the selected deals"))
     def pause(self, request, queryset):
         for deal in queryset:
-            deal_services.deal_update(deal=deal, data={"is_paused": True})
+            flash_deal_services.deal_update(deal=deal, data={"is_paused": True})
         messages.success(request, _("Paused."))
 
     @admin.action(description=_("Resume the selected deals"))
     def resume(self, request, queryset):
         for deal in queryset:
-            deal_services.deal_update(deal=deal, data={"is_paused": False})
+            flash_deal_services.deal_update(deal=deal, data={"is_paused": False})
         messages.success(request, _("Resumed."))
 
 
@@ -218,7 +219,7 @@ class FlashRefundAdmin(admin.ModelAdmin):
     @admin.action(description=_("Send the selected refunds to WeChat Pay again"))
     def resend(self, request, queryset):
         sent = sum(
-            deal_services.flash_refund_send(refund_id=pk)
+            flash_deal_services.flash_refund_send(refund_id=pk)
             for pk in queryset.values_list("pk", flat=True)
         )
         messages.info(request, _("%(sent)d refunds accepted by WeChat Pay.") % {"sent": sent})

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from backend.pagination import LimitOffsetPagination
 from coupons.exceptions import IdempotencyKeyInvalidError, IdempotencyKeyRequiredError
 from coupons.models import Campaign, CampaignKind, Coupon, CouponStatus, Redemption
-from coupons.selectors import (
+from coupons.selectors.coupons import (
     RedemptionQuote,
     campaign_list_claimable,
     coupon_code_for_member,
@@ -23,7 +23,7 @@ from coupons.selectors import (
     redemption_list_for_store,
     redemption_preview,
 )
-from coupons.services import coupon_claim, redemption_create, redemption_void
+from coupons.services.coupons import coupon_claim, redemption_create, redemption_void
 from stores.authentication import PosApiMixin
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 64

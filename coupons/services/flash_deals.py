@@ -4,9 +4,9 @@ How a unit of stock moves, and why it is never sold twice:
 
 - grab: one transaction inserts the order (the partial unique constraint on live orders per
   member and slot enforces the per-member limit) and takes the unit with a conditional
-  ``remaining_stock > 0`` update checked by row count. The Redis gate (coupons.deal_gate) in
-  front only sheds load; when the database refuses what the gate let through, the gate is
-  corrected.
+  ``remaining_stock > 0`` update checked by row count. The Redis gate in front
+  (coupons.services.flash_deal_gate) only sheds load; when the database refuses what the gate
+  let through, the gate is corrected.
 - cancel: the conditional transition ``awaiting_payment → cancelled``, checked by row count,
   is what gives the unit back; whoever wins it (the countdown task, the sweep, a failed
   payment creation) returns the stock, everyone else does nothing.
@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from backend import wechat
 from backend.exceptions import ApplicationError, WeChatPayOrderPaidError, WeChatUnavailableError
-from coupons.deal_exceptions import (
+from coupons.exceptions import (
     DealEndedError,
     DealLimitReachedError,
     DealNotEligibleError,
@@ -42,13 +42,6 @@ from coupons.deal_exceptions import (
     DealSoldOutError,
     PaymentMismatchError,
 )
-from coupons.deal_gate import (
-    GateAnswer,
-    gate_consume,
-    gate_give_back,
-    gate_take,
-)
-from coupons.deal_selectors import DealSnapshot, deal_snapshot_get
 from coupons.models import (
     Campaign,
     CouponSource,
@@ -59,7 +52,14 @@ from coupons.models import (
     FlashRefund,
     FlashRefundStatus,
 )
-from coupons.services import coupon_issue
+from coupons.selectors.flash_deals import DealSnapshot, deal_snapshot_get
+from coupons.services.coupons import coupon_issue
+from coupons.services.flash_deal_gate import (
+    GateAnswer,
+    gate_consume,
+    gate_give_back,
+    gate_take,
+)
 from members.models import Member, NotificationEvent
 from members.services.notifications import notification_enqueue
 
@@ -193,7 +193,7 @@ def _order_insert(*, deal: DealSnapshot, member_id: int, now: datetime.datetime)
 
 
 def _expiry_schedule(*, order_id: int, window: datetime.timedelta) -> None:
-    from coupons.deal_tasks import flash_order_expire_task
+    from coupons.tasks import flash_order_expire_task
 
     try:
         flash_order_expire_task.apply_async(args=[order_id], countdown=window.total_seconds() + 1)
@@ -548,7 +548,7 @@ def _order_refund_record(
 
 
 def _refund_schedule(*, refund_id: int) -> None:
-    from coupons.deal_tasks import flash_refund_send_task
+    from coupons.tasks import flash_refund_send_task
 
     try:
         flash_refund_send_task.delay(refund_id)

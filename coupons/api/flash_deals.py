@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from backend import wechat
 from backend.exceptions import ApplicationError
-from coupons import deal_selectors, deal_services
+from coupons.selectors import flash_deals as flash_deal_selectors
+from coupons.services import flash_deals as flash_deal_services
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,9 @@ class DealListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        deals = deal_selectors.deal_list_for_member(member_id=request.user.id, now=timezone.now())
+        deals = flash_deal_selectors.deal_list_for_member(
+            member_id=request.user.id, now=timezone.now()
+        )
         return Response(self.OutputSerializer(deals, many=True).data)
 
 
@@ -110,7 +113,7 @@ class DealGrabApi(APIView):
         },
     )
     def post(self, request, deal_id):
-        order = deal_services.deal_grab(
+        order = flash_deal_services.deal_grab(
             member_id=request.user.id, deal_id=deal_id, client_ip=_client_ip(request)
         )
         body = {
@@ -142,7 +145,7 @@ class FlashOrderDetailApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer, 404: ErrorOutput})
     def get(self, request, order_no):
-        order = deal_selectors.flash_order_get_for_member(
+        order = flash_deal_selectors.flash_order_get_for_member(
             member_id=request.user.id, order_no=order_no
         )
         return Response(self.OutputSerializer(order).data)
@@ -157,7 +160,9 @@ class DealRemindApi(APIView):
 
     @extend_schema(request=None, responses={200: OutputSerializer, 201: OutputSerializer})
     def post(self, request, deal_id):
-        reminder, created = deal_services.deal_remind(member_id=request.user.id, deal_id=deal_id)
+        reminder, created = flash_deal_services.deal_remind(
+            member_id=request.user.id, deal_id=deal_id
+        )
         return Response(
             self.OutputSerializer(reminder).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -187,7 +192,7 @@ class WeChatPayNotifyApi(APIView):
             logger.info("WeChat Pay notice of a failed payment: %s", notice.get("out_trade_no"))
             return self._reply(success=True)
         try:
-            deal_services.flash_order_payment_record(
+            flash_deal_services.flash_order_payment_record(
                 order_no=str(notice.get("out_trade_no") or ""),
                 transaction_id=str(notice.get("transaction_id") or ""),
                 total_fee=int(notice.get("total_fee")),

@@ -1,0 +1,1 @@
+"""Reads for coupons, one module per area, mirroring ``coupons.services``."""

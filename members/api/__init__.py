@@ -1,0 +1,1 @@
+"""The member endpoints, one module per area; routes in ``members.urls``."""
