@@ -91,6 +91,31 @@ def deal_snapshot_get(*, deal_id: int) -> DealSnapshot:
 def deal_snapshot_cache_clear() -> None:
     with _snapshots_lock:
         _snapshots.clear()
+        _sold_out_until.clear()
+
+
+# Deals this process found sold out, keyed by deal and version, until when. The crowd that keeps
+# pressing "grab" after the stock is gone is then answered without Redis or the database. It
+# only ever refuses: a unit given back by a cancellation in another process is offered again
+# within FLASH_DEAL_CACHE_SECONDS, and an admin edit (a new version) at once.
+_sold_out_until: dict[tuple[int, int], float] = {}
+
+
+def deal_sold_out_recently(*, deal: DealSnapshot) -> bool:
+    until = _sold_out_until.get((deal.id, deal.gate.version))
+    return until is not None and until > time.monotonic()
+
+
+def deal_sold_out_remember(*, deal: DealSnapshot) -> None:
+    ttl = settings.FLASH_DEAL_CACHE_SECONDS
+    if ttl > 0:
+        _sold_out_until[(deal.id, deal.gate.version)] = time.monotonic() + ttl
+
+
+def deal_sold_out_forget(*, deal_id: int) -> None:
+    with _snapshots_lock:
+        for key in [key for key in _sold_out_until if key[0] == deal_id]:
+            _sold_out_until.pop(key, None)
 
 
 @dataclass(frozen=True)

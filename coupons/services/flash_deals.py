@@ -52,7 +52,13 @@ from coupons.models import (
     FlashRefund,
     FlashRefundStatus,
 )
-from coupons.selectors.flash_deals import DealSnapshot, deal_snapshot_get
+from coupons.selectors.flash_deals import (
+    DealSnapshot,
+    deal_snapshot_get,
+    deal_sold_out_forget,
+    deal_sold_out_recently,
+    deal_sold_out_remember,
+)
 from coupons.services.coupons import coupon_issue
 from coupons.services.flash_deal_gate import (
     GateAnswer,
@@ -232,12 +238,15 @@ def deal_grab(
         raise DealNotStartedError()
     if now >= deal.ends_at:
         raise DealEndedError()
+    if deal_sold_out_recently(deal=deal):
+        raise DealSoldOutError()
     if deal.requires_phone or deal.required_tag_id is not None:
         _deal_requirements_check(deal=deal, member_id=member_id)
 
     gate = deal.gate
     answer = gate_take(deal=gate, member_id=member_id)
     if answer is GateAnswer.SOLD_OUT:
+        deal_sold_out_remember(deal=deal)
         raise DealSoldOutError()
     if answer is GateAnswer.LIMIT_REACHED:
         raise DealLimitReachedError()
@@ -249,6 +258,7 @@ def deal_grab(
         # comes down to the truth; give the member's count back.
         if gated:
             gate_give_back(deal=gate, member_id=member_id, stock=False, member=True)
+        deal_sold_out_remember(deal=deal)
         raise
     except DealLimitReachedError:
         # The gate under-counted the member: keep the count, give the unit back.
@@ -336,6 +346,7 @@ def _deal_title(deal_id: int) -> str:
 
 
 def _gate_give_back_for(*, deal_id: int, member_id: int) -> None:
+    deal_sold_out_forget(deal_id=deal_id)
     try:
         deal = deal_snapshot_get(deal_id=deal_id)
     except ApplicationError:

@@ -26,6 +26,7 @@ from coupons.models import (
     FlashRefund,
     FlashRefundStatus,
 )
+from coupons.selectors import flash_deals as flash_deal_selectors
 from coupons.selectors.flash_deals import deal_list_for_member, deal_snapshot_get
 from coupons.services import flash_deals as flash_deal_services
 from coupons.services.flash_deal_gate import gate_remaining
@@ -268,6 +269,61 @@ def test_grab_reads_the_deal_once_per_cache_period(fake_pay, settings, django_as
     with django_assert_num_queries(0), pytest.raises(DealPausedError):
         _grab(deal, member)
     assert deal_snapshot_get(deal_id=deal.pk).is_paused
+
+
+def _gate_must_not_be_asked(**kwargs):
+    pytest.fail("the Redis gate was asked")
+
+
+class _Clock:
+    """Stands in for the ``time`` module where a test moves ``time.monotonic()`` by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_sold_out_is_answered_from_memory_until_the_cache_period_ends(
+    fake_pay, settings, django_assert_num_queries, monkeypatch
+):
+    # given: a deal this process has seen sell out
+    settings.FLASH_DEAL_CACHE_SECONDS = 60
+    clock = _Clock()
+    monkeypatch.setattr(flash_deal_selectors, "time", clock)
+    deal = FlashDealFactory(total_stock=1, remaining_stock=1)
+    _grab(deal, MemberFactory())
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, MemberFactory())
+    # when / then: the crowd after it is refused without a query, nor asking the Redis gate
+    member = MemberFactory()
+    with monkeypatch.context() as patched:
+        patched.setattr(flash_deal_services, "gate_take", _gate_must_not_be_asked)
+        with django_assert_num_queries(0), pytest.raises(DealSoldOutError):
+            _grab(deal, member)
+    # and once the period has passed the database is asked again
+    FlashDeal.objects.filter(pk=deal.pk).update(remaining_stock=1)
+    if settings.REDIS_URL:
+        redis_flush_gates()  # the gate is rebuilt from the row changed by hand
+    clock.now += 61
+    _grab(deal, member)
+    assert _remaining(deal) == 0
+
+
+def test_a_unit_given_back_here_is_offered_again_at_once(fake_pay, settings):
+    # given: sold out, and remembered as such
+    settings.FLASH_DEAL_CACHE_SECONDS = 60
+    deal = FlashDealFactory(total_stock=1, remaining_stock=1)
+    order = _grab(deal, MemberFactory())
+    with pytest.raises(DealSoldOutError):
+        _grab(deal, MemberFactory())
+    # when: this process cancels the order and gives the unit back
+    assert _cancel(order) is True
+    # then: the next member gets it without waiting for the memory to lapse
+    again = _grab(deal, MemberFactory())
+    assert again.status == FlashOrderStatus.AWAITING_PAYMENT
+    assert _remaining(deal) == 0
 
 
 # --- Cancel, expire, sweep -----------------------------------------------------------------------
@@ -548,10 +604,10 @@ def test_gate_answers_sold_out_and_over_limit_without_a_query(
     late = MemberFactory()
     # when / then
     with django_assert_num_queries(0):
-        with pytest.raises(DealSoldOutError):
-            _grab(deal, late)
         with pytest.raises(DealLimitReachedError):
             _grab(deal, buyer)
+        with pytest.raises(DealSoldOutError):
+            _grab(deal, late)
 
 
 @requires_redis
