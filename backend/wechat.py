@@ -151,6 +151,7 @@ class _MiniProgramClient(WeChatClient):
         self.API_BASE_URL = f"{api_root}cgi-bin/"
         self.wxa.API_BASE_URL = api_root
         self._refresh_lock = refresh_lock
+        _http_session_settle(self._http, api_root=api_root)
 
     def fetch_access_token(self):
         # wechatpy calls this when the stored token is missing or about to expire.
@@ -529,6 +530,16 @@ def _mini_program_client_build(key: tuple) -> _MiniProgramClient:
     )
 
 
+def _http_session_settle(session: requests.Session, *, api_root: str) -> None:
+    """Read the proxy settings for ``api_root`` from the environment once, not per call.
+
+    By default requests looks up proxy variables and ~/.netrc on every request, which costs
+    more CPU than building and signing the call itself on the grab path.
+    """
+    session.proxies = requests.utils.get_environ_proxies(api_root)
+    session.trust_env = False
+
+
 def _redis_client(url: str) -> redis.Redis:
     client = _redis_clients.get(url)
     if client is None:
@@ -563,5 +574,6 @@ def _pay_client() -> WeChatPay:
                     timeout=timeout,
                 )
                 pay.API_BASE_URL = api_root
+                _http_session_settle(pay._http, api_root=api_root)
                 _pay_clients[key] = pay
     return pay
