@@ -42,7 +42,6 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +50,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BROKER_QUEUE = "bench"
 SECRET_KEY = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 
 
@@ -107,13 +108,27 @@ def server_env(**overrides) -> dict[str, str]:
         "WECHAT_PAY_MCH_ID": "1900000109",
         "WECHAT_PAY_API_KEY": "sandbox-pay-api-key-0123456789abcd",
         "PYTHONUNBUFFERED": "1",
+        # As in production, tasks (a flash order's expiry countdown, notifications) are
+        # published to a broker, not run inside the request. Nothing consumes this queue; it
+        # is emptied before and after each run (broker_queue_purge).
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": BROKER_QUEUE,
     }
-    env.pop("CELERY_BROKER_URL", None)  # tasks run eagerly unless a benchmark asks otherwise
     env.update(overrides)
     return env
 
 
 _django_ready = False
+
+
+def broker_queue_purge() -> None:
+    """Drop the tasks the benchmark server published (nothing runs them)."""
+    from kombu import Connection
+
+    with Connection(BROKER_URL, connect_timeout=3) as connection:
+        channel = connection.channel()
+        channel.queue_declare(queue=BROKER_QUEUE, durable=True, auto_delete=False)
+        channel.queue_purge(BROKER_QUEUE)
 
 
 def setup_django(env: dict[str, str] | None = None) -> None:
@@ -131,17 +146,26 @@ def setup_django(env: dict[str, str] | None = None) -> None:
 
 
 class Server:
-    """gunicorn (sync workers) on a free port, with the sandbox, migrated and seeded.
+    """gunicorn on a free port, with the sandbox, migrated and (unless ``seed=False``) seeded.
 
-    ``env`` adds or overrides environment variables (for example ``CELERY_BROKER_URL``).
-    ``server.url(path)`` builds a URL; ``server.manage(*args)`` runs a management command
-    against the benchmark database.
+    ``workers`` and ``worker_class`` are gunicorn's (``sync`` by default, as in production;
+    ``gthread`` to compare). ``env`` adds or overrides environment variables (for example
+    ``DATABASE_URL``). ``server.url(path)`` builds a URL; ``server.manage(*args)`` runs a
+    management command against the benchmark database.
     """
 
-    def __init__(self, *, workers: int = WORKERS, env: dict | None = None, seed: bool = True):
+    def __init__(
+        self,
+        *,
+        workers: int = WORKERS,
+        worker_class: str = "sync",
+        env: dict | None = None,
+        seed: bool = True,
+    ):
         self.port = free_port()
         self.sandbox_port = free_port()
         self.workers = workers
+        self.worker_class = worker_class
         self.seed = seed
         self.env = server_env(
             WECHAT_SANDBOX_PORT=str(self.sandbox_port),
@@ -157,30 +181,26 @@ class Server:
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
 
-    def _spawn(self, command):
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+    def _spawn(self, command, *, quiet=False):
+        output = subprocess.DEVNULL if quiet else None
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, start_new_session=True, stdout=output, stderr=output
+        )
         self._processes.append(process)
         return process
 
     def __enter__(self):
         try:
             ensure_database(self.env["DATABASE_URL"])
+            broker_queue_purge()
             self.manage("migrate", "--noinput", "-v", "0")
             if self.seed:
                 self.manage("seed_demo")
-            if find_spec("backend.wechat_sandbox") is not None:
-                sandbox = self._spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "backend.wechat_sandbox",
-                        "--port",
-                        str(self.sandbox_port),
-                    ]
-                )
-                wait_until_up(
-                    f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox
-                )
+            sandbox = self._spawn(
+                [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(self.sandbox_port)],
+                quiet=True,  # one access-log line per call
+            )
+            wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
             gunicorn = self._spawn(
                 [
                     sys.executable,
@@ -190,7 +210,7 @@ class Server:
                     "-w",
                     str(self.workers),
                     "-k",
-                    "sync",
+                    self.worker_class,
                     "-b",
                     f"127.0.0.1:{self.port}",
                     "--backlog",
@@ -208,7 +228,7 @@ class Server:
     def __exit__(self, *exc_info):
         for process in reversed(self._processes):
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGTERM)
         for process in reversed(self._processes):
             try:
                 process.wait(timeout=15)
@@ -216,6 +236,8 @@ class Server:
                 process.kill()
                 process.wait()
         self._processes.clear()
+        with contextlib.suppress(Exception):
+            broker_queue_purge()
 
 
 # --- Load ---------------------------------------------------------------------------------------

@@ -29,20 +29,10 @@ Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:543
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
-from bench.common import (
-    ROOT,
-    ensure_database,
-    free_port,
-    server_env,
-    setup_django,
-    wait_until_up,
-)
+from bench.common import Server, setup_django
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_deals"
@@ -54,91 +44,6 @@ WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "20000"))
 STOCK = int(os.environ.get("BENCH_STOCK", "500"))
 HEALTH_REQUESTS = int(os.environ.get("BENCH_HEALTH_REQUESTS", "8000"))
-
-
-# --- The server: bench.common's, with a choice of gunicorn worker class ------------------------
-
-
-class _Server:
-    """gunicorn (``BENCH_WORKER_CLASS`` workers) + the WeChat sandbox, on the bench database.
-
-    Like bench.common.Server, which always runs sync workers; this benchmark compares both.
-    """
-
-    def __init__(self):
-        self.port = free_port()
-        self.sandbox_port = free_port()
-        self.env = server_env(
-            DATABASE_URL=DATABASE_URL,
-            REDIS_URL=REDIS_URL,
-            WECHAT_SANDBOX_PORT=str(self.sandbox_port),
-            WECHAT_API_ROOT=f"http://127.0.0.1:{self.sandbox_port}/",
-            WECHAT_PAY_NOTIFY_URL=f"http://127.0.0.1:{self.port}/api/payments/wechat/notify",
-        )
-        self._processes = []
-
-    def _spawn(self, command, quiet=False):
-        output = subprocess.DEVNULL if quiet else None
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-            stdout=output,
-            stderr=output,
-        )
-        self._processes.append(process)
-        return process
-
-    def __enter__(self):
-        try:
-            ensure_database(DATABASE_URL)
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT,
-                env=self.env,
-                check=True,
-            )
-            sandbox = self._spawn(
-                [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(self.sandbox_port)],
-                quiet=True,  # one access-log line per unified order
-            )
-            wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
-            gunicorn = self._spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "backend.wsgi",
-                    "-w",
-                    str(WORKERS),
-                    "-k",
-                    WORKER_CLASS,
-                    "-b",
-                    f"127.0.0.1:{self.port}",
-                    "--backlog",
-                    "2048",
-                    "--log-level",
-                    "warning",
-                ]
-            )
-            wait_until_up(f"http://127.0.0.1:{self.port}/api/health", process=gunicorn)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc_info):
-        for process in reversed(self._processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self._processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._processes.clear()
 
 
 # --- Load ---------------------------------------------------------------------------------------
@@ -266,7 +171,12 @@ def _row(phase, baseline):
 
 
 def run():
-    server = _Server()
+    server = Server(
+        workers=WORKERS,
+        worker_class=WORKER_CLASS,
+        env={"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL},
+        seed=False,
+    )
     with server:
         setup_django(server.env)
         deal, tokens = _prepare()
