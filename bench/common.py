@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -196,12 +197,12 @@ class Server:
             self.manage("migrate", "--noinput", "-v", "0")
             if self.seed:
                 self.manage("seed_demo")
-            sandbox = self._spawn(
+            sandbox = self.sandbox = self._spawn(
                 [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(self.sandbox_port)],
                 quiet=True,  # one access-log line per call
             )
             wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
-            gunicorn = self._spawn(
+            gunicorn = self.gunicorn = self._spawn(
                 [
                     sys.executable,
                     "-m",
@@ -238,6 +239,85 @@ class Server:
         self._processes.clear()
         with contextlib.suppress(Exception):
             broker_queue_purge()
+
+
+# --- Where the CPU went -------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """(command, parent pid, CPU seconds) of a process, from /proc (Linux)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    command = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return command, int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def cpu_by_part(server: "Server") -> dict[str, float]:
+    """CPU seconds used so far by each part of the system under test, by process.
+
+    gunicorn (master and workers), the WeChat sandbox, PostgreSQL, Redis, RabbitMQ, and this
+    process (the load generator). Subtract two readings to see where a phase's CPU went.
+    """
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = stat
+    parts = {"gunicorn": 0.0, "sandbox": 0.0, "postgres": 0.0, "redis": 0.0, "rabbitmq": 0.0}
+    for pid, (command, parent, seconds) in stats.items():
+        if pid == server.gunicorn.pid or parent == server.gunicorn.pid:
+            parts["gunicorn"] += seconds
+        elif pid == server.sandbox.pid:
+            parts["sandbox"] += seconds
+        elif command == "postgres":
+            parts["postgres"] += seconds
+        elif command.startswith("redis-server"):
+            parts["redis"] += seconds
+        elif command == "beam.smp":
+            parts["rabbitmq"] += seconds
+    parts["load generator"] = stats.get(os.getpid(), ("", 0, 0.0))[2]
+    return parts
+
+
+class CpuSampler:
+    """Reads ``cpu_by_part`` every ``interval`` seconds in a thread while in its ``with`` block;
+    ``shares(start, end)`` then says how the CPU used between two ``perf_counter`` times was
+    shared between the parts, from the samples nearest to them."""
+
+    def __init__(self, server: "Server", interval: float = 0.1):
+        self.server = server
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while True:
+            self.samples.append((time.perf_counter(), cpu_by_part(self.server)))
+            if self._stop.wait(self.interval):
+                self.samples.append((time.perf_counter(), cpu_by_part(self.server)))
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def shares(self, start: float, end: float) -> str:
+        def nearest(moment):
+            return min(self.samples, key=lambda sample: abs(sample[0] - moment))[1]
+
+        before, after = nearest(start), nearest(end)
+        used = {part: after[part] - before[part] for part in after}
+        total = sum(used.values()) or 1.0
+        return ", ".join(f"{part} {100 * seconds / total:.0f} %" for part, seconds in used.items())
 
 
 # --- Load ---------------------------------------------------------------------------------------
