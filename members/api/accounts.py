@@ -9,7 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.models import Gender, Member, mask_phone
-from members.selectors.accounts import member_code_issue, member_get, member_identify
+from members.selectors.accounts import (
+    member_code_issue,
+    member_get,
+    member_identify,
+    member_profile_get,
+)
 from members.services.accounts import (
     PROFILE_FIELDS,
     member_login_with_wechat,
@@ -26,7 +31,8 @@ class TagOutputSerializer(serializers.Serializer):
 
 
 class MemberOutputSerializer(serializers.Serializer):
-    """The member as the member sees it: never the openid, unionid or session key."""
+    """The member as the member sees it (``member_profile_get``): never the openid, unionid or
+    session key, and the phone masked."""
 
     member_no = serializers.CharField()
     nickname = serializers.CharField()
@@ -36,11 +42,11 @@ class MemberOutputSerializer(serializers.Serializer):
     phone = serializers.SerializerMethodField()
     level = serializers.CharField()
     points = serializers.IntegerField()
-    tags = TagOutputSerializer(many=True, source="tags.all")
+    tags = TagOutputSerializer(many=True)
     joined_at = serializers.DateTimeField()
 
-    def get_phone(self, member) -> str | None:
-        return mask_phone(member.phone)
+    def get_phone(self, profile) -> str | None:
+        return mask_phone(profile["phone"])
 
 
 class CodeOutputSerializer(serializers.Serializer):
@@ -67,7 +73,7 @@ class WeChatLoginApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         login = member_login_with_wechat(code=serializer.validated_data["code"])
-        member = member_get(member_id=login.member.pk)
+        member = member_profile_get(member_id=login.member.pk)
         body = {
             "access": login.access,
             "refresh": login.refresh,
@@ -117,8 +123,8 @@ class MemberMeApi(APIView):
 
     @extend_schema(responses={200: MemberOutputSerializer})
     def get(self, request):
-        member = member_get(member_id=request.user.id)
-        return Response(MemberOutputSerializer(member).data)
+        profile = member_profile_get(member_id=request.user.id)
+        return Response(MemberOutputSerializer(profile).data)
 
     @extend_schema(request=UpdateInputSerializer, responses={200: MemberOutputSerializer})
     def patch(self, request):
@@ -127,8 +133,8 @@ class MemberMeApi(APIView):
         serializer = self.UpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         member = member_get(member_id=request.user.id)
-        member = member_profile_update(member=member, data=serializer.validated_data)
-        return Response(MemberOutputSerializer(member).data)
+        member_profile_update(member=member, data=serializer.validated_data)
+        return Response(MemberOutputSerializer(member_profile_get(member_id=member.pk)).data)
 
 
 class MemberPhoneBindApi(APIView):
@@ -140,7 +146,7 @@ class MemberPhoneBindApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         member_phone_bind(member_id=request.user.id, code=serializer.validated_data["code"])
-        return Response(MemberOutputSerializer(member_get(member_id=request.user.id)).data)
+        return Response(MemberOutputSerializer(member_profile_get(member_id=request.user.id)).data)
 
 
 class MemberCodeApi(APIView):

@@ -1,5 +1,7 @@
 """Reads of members."""
 
+from django.db.models import F
+
 from backend.exceptions import InvalidCodeError
 from backend.rotating_codes import IssuedCode, rotating_code_issue, rotating_code_verify
 from members.exceptions import MemberDisabledError, MemberNotFoundError
@@ -10,9 +12,39 @@ from members.selectors.legacy import member_find_by_number
 MEMBER_CODE_KIND = "M"
 
 
+_PROFILE_COLUMNS = [
+    "member_no",
+    "nickname",
+    "avatar_url",
+    "gender",
+    "birth_date",
+    "phone",
+    "level",
+    "points",
+    "joined_at",
+]
+
+
 def member_get(*, member_id: int) -> Member:
     """The member with their tags; ``Member.DoesNotExist`` becomes a 404 in the API."""
     return Member.objects.prefetch_related("tags").get(pk=member_id)
+
+
+def member_profile_get(*, member_id: int) -> dict:
+    """What the member sees of themselves: ``_PROFILE_COLUMNS`` and ``tags`` (``[{slug, name}]``).
+
+    Two plain queries and no model instances: the mini-program asks for this on every page
+    it opens. ``Member.DoesNotExist`` becomes a 404 in the API.
+    """
+    profile = Member.objects.filter(pk=member_id).values(*_PROFILE_COLUMNS).first()
+    if profile is None:
+        raise Member.DoesNotExist()
+    profile["tags"] = list(
+        Member.tags.through.objects.filter(member_id=member_id)
+        .order_by("tag__slug")
+        .values(slug=F("tag__slug"), name=F("tag__name"))
+    )
+    return profile
 
 
 def member_code_issue(*, member_id: int) -> IssuedCode:

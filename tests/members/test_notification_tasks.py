@@ -136,6 +136,8 @@ def test_digest_task_writes_todays_digests(wechat_sandbox, django_capture_on_com
 
 
 def test_every_periodic_task_is_registered_with_a_schedule():
+    # What a worker does at start: import every app's tasks module (autodiscovery).
+    celery_app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
 
     for entry in schedule.values():
