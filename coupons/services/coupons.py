@@ -256,11 +256,16 @@ def redemption_request_fingerprint(*, code: str, order_amount_fen: int, receipt_
 
 
 def _redemption_for_key(*, cashier_id: int, idempotency_key: str) -> Redemption | None:
-    return (
-        Redemption.objects.select_related("campaign")
-        .filter(cashier_id=cashier_id, idempotency_key=idempotency_key)
+    # Nearly every request carries a new key: ask for the id alone, and load the redemption
+    # with its campaign only for a replay.
+    redemption_id = (
+        Redemption.objects.filter(cashier_id=cashier_id, idempotency_key=idempotency_key)
+        .values_list("pk", flat=True)
         .first()
     )
+    if redemption_id is None:
+        return None
+    return Redemption.objects.select_related("campaign").get(pk=redemption_id)
 
 
 def _replay(redemption: Redemption, fingerprint: str) -> tuple[Redemption, bool]:
