@@ -320,6 +320,86 @@ class CpuSampler:
         return ", ".join(f"{part} {100 * seconds / total:.0f} %" for part, seconds in used.items())
 
 
+# --- One request per connection, each request once ----------------------------------------------
+# For scenarios where every request is different and must be sent exactly once (one grab or
+# claim per member, one redemption per coupon). gunicorn's sync workers close every connection
+# anyway, so this costs the server what a real crowd costs it.
+
+
+@dataclass
+class Hit:
+    started: float
+    ended: float
+    status: int
+    code: str | None
+
+    @property
+    def ms(self):
+        return (self.ended - self.started) * 1000
+
+
+def raw_request(method, path, token=None, body: dict | None = None, headers=None) -> bytes:
+    """The bytes of one HTTP/1.1 request, with a bearer token and a JSON body when given."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    for name, value in (headers or {}).items():
+        lines.append(f"{name}: {value}")
+    if method != "GET":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+async def send_request(port, raw: bytes) -> tuple[int, str | None]:
+    """Send one request on a new connection; the status and, for an error, its ``code``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head else 0
+    code = None
+    if status >= 400 and body:
+        try:
+            code = json.loads(body).get("code")
+        except ValueError:
+            code = None
+    return status, code
+
+
+async def fire_async(port, requests: list[bytes], connections: int) -> list[Hit]:
+    """Send every request once, ``connections`` at a time."""
+    hits: list[Hit] = []
+    queue = iter(requests)
+
+    async def worker():
+        for raw in queue:
+            started = time.perf_counter()
+            try:
+                status, code = await send_request(port, raw)
+            except OSError:
+                status, code = 0, "connection_error"
+            hits.append(Hit(started, time.perf_counter(), status, code))
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return hits
+
+
+def fire(port, requests: list[bytes], connections: int) -> list[Hit]:
+    return asyncio.run(fire_async(port, requests, connections))
+
+
+def percentile(values, share):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 # --- Load ---------------------------------------------------------------------------------------
 
 

@@ -1,158 +1,41 @@
 """Coupon load benchmark: claim storm, campaign list, POS redemptions, each beside /api/health.
 
-Runs gunicorn (sync workers) against PostgreSQL and Redis on this machine::
+    python -m bench.coupons            (or ``run()`` from ``python -m bench``)
 
-    python -m bench.coupons            # or run() from the bench runner
+One run on gunicorn (sync workers) + PostgreSQL + Redis + the WeChat sandbox (bench.common):
 
-Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/bench_coupons``,
-created if missing), ``REDIS_URL`` (default ``redis://127.0.0.1:6379/3``), ``BENCH_WORKERS``
-(gunicorn workers, default 2 × cores + 1). Every run writes its own rows (names carry the run's
-stamp), so runs can repeat on the same database.
+1. a claim storm: 5,000 distinct members claim one campaign with stock 1,000 at 64 connections,
+   beside ``/api/health`` at 64 connections; afterwards exactly 1,000 coupons, 0 oversold, no
+   5xx;
+2. the campaign list for a member, with 50 live campaigns, at 16 connections (goal ≥ 0.5×
+   health at 16);
+3. POS redemptions of 2,000 distinct coupons from 16 tills (goal ≥ 0.3× health at 16).
 
-Self-contained on purpose: the timing and gunicorn helpers below are small and local.
+Every request is sent once, on a connection of its own (``bench.common.fire``), as a crowd of
+phones and tills would. Every run writes its own rows (names carry the run's stamp), so runs
+repeat on the same database.
+
+Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/bench_coupons``),
+``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``), ``BENCH_WORKERS`` (gunicorn
+workers, default 2).
 """
 
-import http.client
-import json
 import os
-import socket
-import statistics
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_coupons"
+from bench.common import Server, fire, percentile, raw_request, setup_django
 
-CLAIM_MEMBERS, CLAIM_STOCK, CLAIM_CONCURRENCY = 5000, 1000, 64
-LIST_CAMPAIGNS, LIST_REQUESTS, LIST_CONCURRENCY = 50, 1000, 16
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_coupons"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+CLAIM_MEMBERS, CLAIM_STOCK, CLAIM_CONNECTIONS = 5000, 1000, 64
+LIST_CAMPAIGNS, LIST_REQUESTS, LIST_CONNECTIONS = 50, 2000, 16
 POS_COUPONS, POS_TILLS = 2000, 16
-HEALTH_REQUESTS = 3000
-
-
-# --- local helpers -----------------------------------------------------------------------------
-
-
-def _environment() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
-        DJANGO_DEBUG="false",
-        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnop"),
-        SECURE_SSL_REDIRECT="false",
-        WECHAT_APPID="wx-bench",
-        WECHAT_SECRET="bench",  # noqa: S106 (a dummy: the benchmark never calls WeChat)
-        WECHAT_PAY_MCH_ID="1900000109",
-        WECHAT_PAY_API_KEY="bench-pay-api-key-0123456789abcdef",
-        WECHAT_PAY_NOTIFY_URL="http://127.0.0.1/api/payments/wechat/notify",
-        LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="backend.settings",
-    )
-    return env
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_gunicorn(env: dict, port: int) -> subprocess.Popen:
-    workers = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1) + 1))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "backend.wsgi:application",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            if _request(port, "GET", "/api/health")[0] == 200:
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("gunicorn did not start")
-
-
-def _request(port, method, path, *, token=None, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers=all_headers)  # fmt: skip
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def _measure(name, calls, concurrency):
-    """Run the zero-argument ``calls`` at ``concurrency``; print and return the figures."""
-    latencies, statuses = [], Counter()
-    lock = threading.Lock()
-
-    def timed(call):
-        started = time.perf_counter()
-        status, _ = call()
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            statuses[status] += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(timed, calls))
-    wall = time.perf_counter() - started
-    latencies.sort()
-    figures = {
-        "name": name,
-        "requests": len(calls),
-        "rps": len(calls) / wall,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "statuses": dict(statuses),
-    }
-    print(
-        f"{name:<34} {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
-        f"p99 {figures['p99_ms']:6.1f} ms  {dict(statuses)}"
-    )
-    return figures
-
-
-def _health(port, concurrency):
-    return _measure(
-        f"health @{concurrency}",
-        [lambda: _request(port, "GET", "/api/health")] * HEALTH_REQUESTS,
-        concurrency,
-    )
+HEALTH_REQUESTS = 4000
+GOALS = {"campaign list": 0.5, "POS redeem": 0.3}
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -175,6 +58,8 @@ def _seed(stamp: str) -> dict:
 
     now = timezone.now()
     base = int(stamp) % 10_000_000
+    # Earlier runs' campaigns would still be live and lengthen this run's list.
+    Campaign.objects.filter(name__startswith="bench ").update(claimable_online=False)
 
     def member_no(i):
         payload = f"77{(base * 10_000 + i) % 10**9:09d}"
@@ -246,93 +131,104 @@ def _seed(stamp: str) -> dict:
 # --- scenarios ---------------------------------------------------------------------------------
 
 
+def _measure(name, port, requests, connections):
+    started = time.perf_counter()
+    hits = fire(port, requests, connections)
+    seconds = time.perf_counter() - started
+    latencies = [hit.ms for hit in hits]
+    return {
+        "name": name,
+        "connections": connections,
+        "rps": len(hits) / seconds,
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "statuses": Counter(f"{hit.status} {hit.code or ''}".strip() for hit in hits),
+        "server_errors": sum(1 for hit in hits if hit.status >= 500 or hit.status == 0),
+    }
+
+
+def _print(row, baseline=None):
+    ratio = f"{row['rps'] / baseline['rps']:6.2f}x" if baseline else "      -"
+    goal = GOALS.get(row["name"])
+    verdict = (
+        ""
+        if goal is None
+        else f"  goal {goal}x: {'ok' if row['rps'] >= goal * baseline['rps'] else 'MISSED'}"
+    )
+    print(
+        f"{row['name']:<24}@{row['connections']:<3}{row['rps']:8.0f} req/s  "
+        f"p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  {ratio}{verdict}  "
+        f"{dict(sorted(row['statuses'].items()))}"
+    )
+
+
 def run() -> dict:
     """Run the three coupon scenarios and print their figures with ratios to /api/health."""
-    env = _environment()
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    _ensure_database(env["DATABASE_URL"])
+    server = Server(env={"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}, seed=False)
+    with server:
+        setup_django(server.env)
+        stamp = str(int(time.time()))
+        data = _seed(stamp)
+        port = server.port
+        health = [raw_request("GET", "/api/health")]
 
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    stamp = str(int(time.time()))
-    data = _seed(stamp)
-
-    port = _free_port()
-    server = _start_gunicorn(env, port)
-    results = {}
-    try:
-        results["health_64"] = _health(port, CLAIM_CONCURRENCY)
+        fire(port, health * 400, CLAIM_CONNECTIONS)  # warm both workers
+        health_64 = _measure("/api/health", port, health * HEALTH_REQUESTS, CLAIM_CONNECTIONS)
         claim_path = f"/api/coupons/campaigns/{data['storm'].pk}/claim"
-        results["claim_storm"] = _measure(
-            f"claim storm {CLAIM_MEMBERS}→{CLAIM_STOCK} @{CLAIM_CONCURRENCY}",
-            [lambda t=t: _request(port, "POST", claim_path, token=t) for t in data["tokens"]],
-            CLAIM_CONCURRENCY,
+        storm = _measure(
+            "claim storm",
+            port,
+            [raw_request("POST", claim_path, token) for token in data["tokens"]],
+            CLAIM_CONNECTIONS,
         )
-        results["health_16"] = _health(port, LIST_CONCURRENCY)
-        token = data["tokens"][0]
-        results["campaign_list"] = _measure(
-            f"campaign list ({LIST_CAMPAIGNS}) @{LIST_CONCURRENCY}",
-            [lambda: _request(port, "GET", "/api/coupons/campaigns", token=token)] * LIST_REQUESTS,
-            LIST_CONCURRENCY,
+        health_16 = _measure("/api/health", port, health * HEALTH_REQUESTS, LIST_CONNECTIONS)
+        listing = _measure(
+            "campaign list",
+            port,
+            [raw_request("GET", "/api/coupons/campaigns", data["tokens"][0])] * LIST_REQUESTS,
+            LIST_CONNECTIONS,
         )
 
         from backend.rotating_codes import rotating_code_issue
 
         tills = data["pos_tokens"]
-        calls = []
-        for n, coupon_id in enumerate(data["coupon_ids"]):
-            code = rotating_code_issue(kind="C", object_id=coupon_id).code
-            calls.append(
-                lambda n=n, code=code: _request(
-                    port,
-                    "POST",
-                    "/api/pos/redemptions",
-                    token=tills[n % len(tills)],
-                    body={"code": code, "order_amount_fen": 5000, "receipt_no": f"R{n}"},
-                    headers={"Idempotency-Key": f"bench-{stamp}-{n}"},
-                )
+        redemptions = [
+            raw_request(
+                "POST",
+                "/api/pos/redemptions",
+                tills[n % len(tills)],
+                body={
+                    "code": rotating_code_issue(kind="C", object_id=coupon_id).code,
+                    "order_amount_fen": 5000,
+                    "receipt_no": f"R{n}",
+                },
+                headers={"Idempotency-Key": f"bench-{stamp}-{n}"},
             )
-        results["pos_redeem"] = _measure(
-            f"POS redeem {POS_COUPONS} @{POS_TILLS} tills", calls, POS_TILLS
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            for n, coupon_id in enumerate(data["coupon_ids"])
+        ]
+        pos = _measure("POS redeem", port, redemptions, POS_TILLS)
 
     from coupons.models import Campaign, Coupon, Redemption
 
-    storm = Campaign.objects.get(pk=data["storm"].pk)
-    issued = Coupon.objects.filter(campaign=storm).count()
+    issued = Coupon.objects.filter(campaign=data["storm"]).count()
+    remaining = Campaign.objects.values_list("remaining_stock", flat=True).get(pk=data["storm"].pk)
     redeemed = Redemption.objects.filter(coupon_id__in=data["coupon_ids"]).count()
-    five_xx = {
-        name: sum(n for status, n in r["statuses"].items() if status >= 500)
-        for name, r in results.items()
+    print(f"\ncoupons: gunicorn {server.workers} x sync, each request on a connection of its own")
+    _print(health_64)
+    _print(storm, health_64)
+    _print(health_16)
+    _print(listing, health_16)
+    _print(pos, health_16)
+    errors = {
+        row["name"]: row["server_errors"] for row in (health_64, storm, health_16, listing, pos)
     }
-    print()
     print(
-        f"claim storm: {issued} coupons issued (stock {CLAIM_STOCK}), remaining "
-        f"{storm.remaining_stock}, oversold {max(issued - CLAIM_STOCK, 0)}"
+        f"claim storm: {issued} coupons issued (must be {CLAIM_STOCK}), remaining {remaining}, "
+        f"oversold {max(issued - CLAIM_STOCK, 0)} (must be 0)"
     )
-    print(f"POS: {redeemed} redemptions of {POS_COUPONS} coupons")
-    print(f"5xx: {five_xx}")
-    for name, health in (
-        ("claim_storm", "health_64"),
-        ("campaign_list", "health_16"),
-        ("pos_redeem", "health_16"),
-    ):
-        print(f"ratio {name} / {health}: {results[name]['rps'] / results[health]['rps']:.2f}")
-    results["checks"] = {
-        "storm_coupons": issued,
-        "storm_remaining": storm.remaining_stock,
-        "pos_redemptions": redeemed,
-        "5xx": five_xx,
-    }
-    return results
+    print(f"POS: {redeemed} redemptions of {POS_COUPONS} coupons (must be {POS_COUPONS})")
+    print(f"5xx or failed: {errors} (must all be 0)")
+    return {"health_64": health_64, "claim_storm": storm, "campaign_list": listing, "pos": pos}
 
 
 if __name__ == "__main__":

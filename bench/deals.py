@@ -27,12 +27,20 @@ Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:543
 """
 
 import asyncio
-import json
 import os
 import time
 from dataclasses import dataclass
 
-from bench.common import CpuSampler, Server, setup_django
+from bench.common import (
+    CpuSampler,
+    Hit,
+    Server,
+    fire_async,
+    percentile,
+    raw_request,
+    send_request,
+    setup_django,
+)
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_deals"
@@ -49,71 +57,13 @@ HEALTH_REQUESTS = int(os.environ.get("BENCH_HEALTH_REQUESTS", "8000"))
 # --- Load ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Hit:
-    started: float
-    ended: float
-    status: int
-    code: str | None
-
-    @property
-    def ms(self):
-        return (self.ended - self.started) * 1000
-
-
-async def _request(port, raw: bytes) -> tuple[int, str | None]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        data = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1]) if head else 0
-    code = None
-    if status >= 400 and body:
-        try:
-            code = json.loads(body).get("code")
-        except ValueError:
-            code = None
-    return status, code
-
-
-def _raw(method, path, token=None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
-    if token:
-        lines.append(f"Authorization: Bearer {token}")
-    if method == "POST":
-        lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-async def _fire(port, requests: list[bytes], connections: int) -> list[Hit]:
-    """Send every request once, ``connections`` at a time."""
-    hits: list[Hit] = []
-    queue = iter(requests)
-
-    async def worker():
-        for raw in queue:
-            started = time.perf_counter()
-            try:
-                status, code = await _request(port, raw)
-            except OSError:
-                status, code = 0, "connection_error"
-            hits.append(Hit(started, time.perf_counter(), status, code))
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return hits
-
-
 async def _probe(port, stop: asyncio.Event | None, count: int | None = None) -> list[Hit]:
     """One connection asking for /api/health again and again: what any other user sees."""
     hits = []
-    raw = _raw("GET", "/api/health")
+    raw = raw_request("GET", "/api/health")
     while (stop is None or not stop.is_set()) and (count is None or len(hits) < count):
         started = time.perf_counter()
-        status, code = await _request(port, raw)
+        status, code = await send_request(port, raw)
         hits.append(Hit(started, time.perf_counter(), status, code))
         await asyncio.sleep(0.01)
     return hits
@@ -122,19 +72,12 @@ async def _probe(port, stop: asyncio.Event | None, count: int | None = None) -> 
 async def _sale(port, grabs, connections):
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe(port, stop))
-    hits = await _fire(port, grabs, connections)
+    hits = await fire_async(port, grabs, connections)
     stop.set()
     return hits, await probe
 
 
 # --- Figures ------------------------------------------------------------------------------------
-
-
-def _percentile(values, share):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 @dataclass
@@ -157,7 +100,7 @@ def _phase(name, hits, start=None, end=None):
     end = max(hit.ended for hit in hits) if end is None else end
     latencies = [hit.ms for hit in hits]
     return Phase(
-        name, len(hits), end - start, _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+        name, len(hits), end - start, percentile(latencies, 0.5), percentile(latencies, 0.99)
     )
 
 
@@ -181,12 +124,12 @@ def run():
         setup_django(server.env)
         deal, tokens = _prepare()
         port = server.port
-        grabs = [_raw("POST", f"/api/deals/{deal.pk}/grab", token) for token in tokens]
+        grabs = [raw_request("POST", f"/api/deals/{deal.pk}/grab", token) for token in tokens]
 
         # Warm both workers (imports, connections, the deal's gate) before measuring.
-        asyncio.run(_fire(port, [_raw("GET", "/api/health")] * 400, CONNECTIONS))
+        asyncio.run(fire_async(port, [raw_request("GET", "/api/health")] * 400, CONNECTIONS))
         health_hits, loaded_probe = asyncio.run(
-            _sale(port, [_raw("GET", "/api/health")] * HEALTH_REQUESTS, CONNECTIONS)
+            _sale(port, [raw_request("GET", "/api/health")] * HEALTH_REQUESTS, CONNECTIONS)
         )
         idle_probe = asyncio.run(_probe(port, None, count=300))
 
@@ -290,8 +233,8 @@ def _report(
     remaining = FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
     oversold = max(0, live - deal.total_stock) + max(0, live + remaining - deal.total_stock)
 
-    idle_p99 = _percentile([hit.ms for hit in idle_probe], 0.99)
-    sale_p99 = _percentile([hit.ms for hit in sale_probe], 0.99)
+    idle_p99 = percentile([hit.ms for hit in idle_probe], 0.99)
+    sale_p99 = percentile([hit.ms for hit in sale_probe], 0.99)
 
     print(
         f"\nflash deal: {len(grab_hits)} members, stock {deal.total_stock}, "
@@ -314,9 +257,9 @@ def _report(
     )
     # The same probe beside other loads, for scale: 64 connections of plain health requests,
     # and each phase of the sale on its own.
-    loaded_p99 = _percentile([hit.ms for hit in loaded_probe], 0.99)
-    in_stock_p99 = _percentile([h.ms for h in sale_probe if h.started <= last_win], 0.99)
-    sold_out_p99 = _percentile([h.ms for h in sale_probe if h.started > last_win], 0.99)
+    loaded_p99 = percentile([hit.ms for hit in loaded_probe], 0.99)
+    in_stock_p99 = percentile([h.ms for h in sale_probe if h.started <= last_win], 0.99)
+    sold_out_p99 = percentile([h.ms for h in sale_probe if h.started > last_win], 0.99)
     print(
         f"  the probe's p99 beside 64 connections of /api/health: {loaded_p99:.1f} ms; "
         f"during the in-stock phase {in_stock_p99:.1f} ms, the sold-out phase "
