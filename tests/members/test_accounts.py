@@ -8,13 +8,14 @@ from django.db import connection
 from backend.exceptions import WeChatInvalidCodeError, WeChatUnavailableError
 from members.exceptions import InvalidRefreshTokenError, MemberDisabledError, PhoneTakenError
 from members.models import Member
+from members.selectors.accounts import member_profile_get
 from members.services.accounts import (
     member_login_with_wechat,
     member_phone_bind,
     member_set_active,
     member_token_refresh,
 )
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, TagFactory
 from tests.markers import requires_postgresql
 
 
@@ -175,3 +176,35 @@ def test_two_members_racing_for_one_phone_one_wins():
 
     assert sorted(outcomes) == ["bound", "taken"]
     assert Member.objects.filter(phone="13900139000").count() == 1
+
+
+# --- the profile the member sees ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_profile_folds_every_tag_into_one_member_in_slug_order(django_assert_num_queries):
+    member = MemberFactory(nickname="小王", points=120)
+    member.tags.add(TagFactory(slug="vip", name="VIP"), TagFactory(slug="level-gold", name="金卡"))
+
+    with django_assert_num_queries(1):
+        profile = member_profile_get(member_id=member.pk)
+
+    assert profile["member_no"] == member.member_no
+    assert (profile["nickname"], profile["points"]) == ("小王", 120)
+    assert profile["tags"] == [
+        {"slug": "level-gold", "name": "金卡"},
+        {"slug": "vip", "name": "VIP"},
+    ]
+
+
+@pytest.mark.django_db
+def test_profile_of_a_member_without_tags_has_an_empty_list():
+    member = MemberFactory()
+
+    assert member_profile_get(member_id=member.pk)["tags"] == []
+
+
+@pytest.mark.django_db
+def test_profile_of_an_unknown_member_is_does_not_exist():
+    with pytest.raises(Member.DoesNotExist):
+        member_profile_get(member_id=987654321)
