@@ -47,7 +47,7 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Load benchmarks against gunicorn + PostgreSQL + Redis on this machine (not run in CI).
+## Load benchmarks against gunicorn + PostgreSQL + Redis + RabbitMQ on this machine (not run in CI).
 bench: install-dev
 	$(PY) -m bench
 
