@@ -23,3 +23,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 # The WeChat sandbox is started per test session on a free port (tests/conftest.py).
 WECHAT_API_ROOT = "http://127.0.0.1:1/"
 WECHAT_TIMEOUT_SECONDS = 1.0
+# Each test sees its own campaigns at once; tests/coupons/test_selectors.py turns the cache on.
+CAMPAIGN_LIST_CACHE_SECONDS = 0

@@ -16,6 +16,7 @@ from backend.pagination import LimitOffsetPagination
 from coupons.exceptions import IdempotencyKeyInvalidError, IdempotencyKeyRequiredError
 from coupons.models import Campaign, CampaignKind, Coupon, CouponStatus, Redemption
 from coupons.selectors.coupons import (
+    ClaimableCampaign,
     RedemptionQuote,
     campaign_list_claimable,
     coupon_code_for_member,
@@ -143,7 +144,8 @@ class CampaignListApi(APIView):
         return Response([self._campaign(campaign) for campaign in campaigns])
 
     @staticmethod
-    def _campaign(campaign: Campaign) -> dict:
+    def _campaign(claimable: ClaimableCampaign) -> dict:
+        campaign = claimable.campaign
         return {
             **_campaign_summary(campaign),
             "description": campaign.description,
@@ -153,13 +155,13 @@ class CampaignListApi(APIView):
             "valid_until": _datetime(campaign.valid_until),
             "valid_days": campaign.valid_days,
             "all_stores": campaign.all_stores,
-            "stores": campaign.store_list,
+            "stores": claimable.store_list,
             "total_stock": campaign.total_stock,
             "remaining_stock": campaign.remaining_stock,
             "per_member_limit": campaign.per_member_limit,
-            "held": campaign.held,
-            "can_claim": campaign.can_claim,
-            "reason": campaign.reason,
+            "held": claimable.held,
+            "can_claim": claimable.can_claim,
+            "reason": claimable.reason,
         }
 
 

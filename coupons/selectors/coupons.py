@@ -2,10 +2,13 @@
 and the figures marketers and store managers watch."""
 
 import datetime
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import (
     Count,
     F,
@@ -108,33 +111,55 @@ def campaign_claim_refusal(
 
 
 def member_eligibility_facts(*, member_id: int) -> tuple[datetime.datetime | None, frozenset[int]]:
-    """``(joined_at, tag_ids)`` of a member: two small queries, whatever the campaign count."""
-    joined_at = Member.objects.filter(pk=member_id).values_list("joined_at", flat=True).first()
-    tag_ids = frozenset(
-        Member.tags.through.objects.filter(member_id=member_id).values_list("tag_id", flat=True)
-    )
-    return joined_at, tag_ids
+    """``(joined_at, tag_ids)`` of a member, in one query (a row per tag)."""
+    rows = list(Member.objects.filter(pk=member_id).values_list("joined_at", "tags__id"))
+    joined_at = rows[0][0] if rows else None
+    return joined_at, frozenset(tag_id for _, tag_id in rows if tag_id is not None)
 
 
-def campaign_list_claimable(*, member_id: int, now: datetime.datetime) -> list[Campaign]:
-    """Campaigns a shopper can claim now or soon, each with ``held``, ``can_claim``, ``reason``.
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A campaign on the shoppers' list, with the stores that accept it (``[{id, code, name}]``,
+    empty when accepted everywhere). Shared between requests: never changed once built."""
 
-    Lists online campaigns whose claim window is open or opens within ``UPCOMING_DAYS``,
-    paused and sold-out ones included (with the reason), oldest start first. Each campaign
-    also carries ``store_list`` (``[{id, code, name}]``, empty when accepted everywhere). At
-    most four queries whatever the number of campaigns: the member, their tags, the campaigns
-    with the member's claim counter, and the store lists.
+    campaign: Campaign
+    store_list: list
+
+
+@dataclass(frozen=True)
+class ClaimableCampaign:
+    """A catalogue entry as one member sees it."""
+
+    campaign: Campaign
+    store_list: list
+    held: int
+    can_claim: bool
+    reason: str | None
+
+
+_catalogue: list = [0.0, None]  # [valid until (monotonic), list of CatalogueEntry]
+_catalogue_lock = threading.Lock()
+
+
+def campaign_catalogue_get(*, now: datetime.datetime) -> list[CatalogueEntry]:
+    """Online campaigns whose claim window is open or opens within ``UPCOMING_DAYS``, paused
+    and sold-out ones included, oldest start first, with their store lists: two queries.
+
+    Every shopper's list is this one plus their own counts, so a process keeps it for
+    ``CAMPAIGN_LIST_CACHE_SECONDS``: a new campaign, a pause or the remaining stock shows within
+    that time. Claims never read it; they are settled in the database.
     """
-    joined_at, tag_ids = member_eligibility_facts(member_id=member_id)
-    held = MemberCampaignClaims.objects.filter(campaign=OuterRef("pk"), member_id=member_id)
+    ttl = settings.CAMPAIGN_LIST_CACHE_SECONDS
+    moment = time.monotonic()
+    valid_until, entries = _catalogue
+    if entries is not None and valid_until > moment:
+        return entries
     campaigns = list(
         Campaign.objects.filter(
             claimable_online=True,
             claim_ends_at__gt=now,
             claim_starts_at__lte=now + datetime.timedelta(days=UPCOMING_DAYS),
-        )
-        .annotate(held=Coalesce(Subquery(held.values("claimed")[:1]), 0))
-        .order_by("claim_starts_at", "pk")
+        ).order_by("claim_starts_at", "pk")
     )
     # The store lists of the campaigns not accepted everywhere, in one query (none if all are):
     # cheaper than prefetch_related, which builds a related manager per campaign.
@@ -148,17 +173,50 @@ def campaign_list_claimable(*, member_id: int, now: datetime.datetime) -> list[C
             "campaign_id", "store_id", "store__code", "store__name"
         ):
             store_lists[campaign_id].append({"id": store_id, "code": code, "name": name})
-    for campaign in campaigns:
-        campaign.store_list = store_lists.get(campaign.pk, [])
+    entries = [CatalogueEntry(c, store_lists.get(c.pk, [])) for c in campaigns]
+    if ttl > 0:
+        with _catalogue_lock:
+            _catalogue[:] = [moment + ttl, entries]
+    return entries
+
+
+def campaign_catalogue_cache_clear() -> None:
+    with _catalogue_lock:
+        _catalogue[:] = [0.0, None]
+
+
+def campaign_list_claimable(*, member_id: int, now: datetime.datetime) -> list[ClaimableCampaign]:
+    """The campaign catalogue as this member sees it: how many they hold, whether they can
+    claim and why not. Three queries whatever the number of campaigns when the catalogue is
+    cached (the member's facts, their claim counters), five when it is built.
+    """
+    entries = campaign_catalogue_get(now=now)
+    if not entries:
+        return []
+    joined_at, tag_ids = member_eligibility_facts(member_id=member_id)
+    held_by_campaign = dict(
+        MemberCampaignClaims.objects.filter(
+            member_id=member_id, campaign_id__in=[entry.campaign.pk for entry in entries]
+        ).values_list("campaign_id", "claimed")
+    )
+    claimable = []
+    for entry in entries:
+        campaign = entry.campaign
+        held = held_by_campaign.get(campaign.pk, 0)
         eligible = campaign_member_is_eligible(
             campaign=campaign, joined_at=joined_at, tag_ids=tag_ids, now=now
         )
-        refusal = campaign_claim_refusal(
-            campaign=campaign, now=now, eligible=eligible, held=campaign.held
+        refusal = campaign_claim_refusal(campaign=campaign, now=now, eligible=eligible, held=held)
+        claimable.append(
+            ClaimableCampaign(
+                campaign=campaign,
+                store_list=entry.store_list,
+                held=held,
+                can_claim=refusal is None,
+                reason=refusal.code if refusal else None,
+            )
         )
-        campaign.can_claim = refusal is None
-        campaign.reason = refusal.code if refusal else None
-    return campaigns
+    return claimable
 
 
 # --- the shopper's coupons ---------------------------------------------------------------------

@@ -7,8 +7,10 @@ from django.test.utils import CaptureQueriesContext
 from backend.rotating_codes import rotating_code_verify
 from coupons.exceptions import CouponAlreadyRedeemedError, CouponExpiredError, CouponNotFoundError
 from coupons.models import Audience, CouponStatus, Redemption
+from coupons.selectors import coupons as coupon_selectors
 from coupons.selectors.coupons import (
     campaign_annotate_figures,
+    campaign_catalogue_cache_clear,
     campaign_list_claimable,
     campaign_store_breakdown,
     coupon_code_for_member,
@@ -48,7 +50,7 @@ def test_campaign_list_shows_open_and_soon_opening_campaigns_only(frozen, member
 
     campaigns = campaign_list_claimable(member_id=member.pk, now=T0)
 
-    assert [c.pk for c in campaigns] == [open_now.pk, in_six_days.pk]
+    assert [c.campaign.pk for c in campaigns] == [open_now.pk, in_six_days.pk]
 
 
 def test_campaign_list_says_why_the_member_cannot_claim(frozen, member):
@@ -61,7 +63,7 @@ def test_campaign_list_says_why_the_member_cannot_claim(frozen, member):
     at_limit = _open(per_member_limit=1)
     coupon_claim(member_id=member.pk, campaign_id=at_limit.pk, now=T0)
 
-    found = {c.pk: c for c in campaign_list_claimable(member_id=member.pk, now=T0)}
+    found = {c.campaign.pk: c for c in campaign_list_claimable(member_id=member.pk, now=T0)}
 
     assert {pk: (c.can_claim, c.reason) for pk, c in found.items()} == {
         claimable.pk: (True, None),
@@ -84,7 +86,9 @@ def test_campaign_list_checks_new_member_and_tag_audiences(frozen):
     veteran.tags.add(tag)
 
     def reasons(member):
-        return {c.pk: c.reason for c in campaign_list_claimable(member_id=member.pk, now=T0)}
+        return {
+            c.campaign.pk: c.reason for c in campaign_list_claimable(member_id=member.pk, now=T0)
+        }
 
     assert reasons(newcomer) == {for_new.pk: None, for_tag.pk: "not_eligible"}
     assert reasons(veteran) == {for_new.pk: "not_eligible", for_tag.pk: None}
@@ -107,6 +111,51 @@ def test_campaign_list_queries_do_not_grow_with_campaigns(frozen, member, other_
     assert one[0] == thirty_one[0] <= 4
     assert (one[1], thirty_one[1]) == (1, 31)
     assert thirty_one[2] == ["S200"] * 31
+
+
+@pytest.fixture
+def catalogue_cached(settings):
+    settings.CAMPAIGN_LIST_CACHE_SECONDS = 60
+    campaign_catalogue_cache_clear()
+    yield
+    campaign_catalogue_cache_clear()
+
+
+def test_cached_catalogue_leaves_only_the_members_own_queries(
+    frozen, member, catalogue_cached, django_assert_num_queries
+):
+    # given: the catalogue built once in this process
+    campaign = _open()
+    campaign_list_claimable(member_id=member.pk, now=T0)
+    coupon_claim(member_id=member.pk, campaign_id=campaign.pk, now=T0)
+    other = MemberFactory()
+    # when / then: the member's facts and counters are read fresh, the catalogue is not
+    with django_assert_num_queries(2):
+        mine = campaign_list_claimable(member_id=member.pk, now=T0)
+    with django_assert_num_queries(2):
+        theirs = campaign_list_claimable(member_id=other.pk, now=T0)
+    assert [(c.held, c.reason) for c in mine] == [(1, "limit_reached")]
+    assert [(c.held, c.reason) for c in theirs] == [(0, None)]
+
+
+def test_cached_catalogue_shows_a_new_campaign_once_its_time_is_up(
+    frozen, member, catalogue_cached, monkeypatch
+):
+    # given
+    first = _open()
+    clock = [1000.0]
+    monkeypatch.setattr(coupon_selectors.time, "monotonic", lambda: clock[0])
+    campaign_list_claimable(member_id=member.pk, now=T0)
+    second = _open()
+    # when / then: still the kept list within the cache period, the new one after it
+    assert [c.campaign.pk for c in campaign_list_claimable(member_id=member.pk, now=T0)] == [
+        first.pk
+    ]
+    clock[0] += 61
+    assert [c.campaign.pk for c in campaign_list_claimable(member_id=member.pk, now=T0)] == [
+        first.pk,
+        second.pk,
+    ]
 
 
 # --- the member's coupons ---------------------------------------------------------------------
