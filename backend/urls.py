@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend import api
 from backend.admin_dashboard import dashboard_view
+
+admin.site.site_header = _("Retail admin")
+admin.site.site_title = _("Retail admin")
+admin.site.index_title = _("Coupons, flash deals and members")
 
 handler404 = "backend.exception_handler.json_not_found"
 handler500 = "backend.exception_handler.json_server_error"
