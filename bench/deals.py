@@ -148,10 +148,8 @@ def run():
             sale_probe,
             sale_started,
             sale_ended,
+            sampler,
         )
-        last_win = max((hit.ended for hit in grab_hits if hit.status == 201), default=sale_ended)
-        print(f"CPU in the in-stock phase: {sampler.shares(sale_started, last_win)}")
-        print(f"CPU in the sold-out phase: {sampler.shares(last_win, sale_ended)}")
 
 
 def _prepare():
@@ -212,6 +210,7 @@ def _report(
     sale_probe,
     sale_started,
     sale_ended,
+    sampler,
 ):
     from coupons.models import FlashDeal, FlashOrder, FlashOrderStatus
 
@@ -276,6 +275,8 @@ def _report(
     print(
         "goals: " + ", ".join(f"{name}: {'ok' if met else 'MISSED'}" for name, met in goals.items())
     )
+    print(f"CPU in the in-stock phase: {sampler.shares(sale_started, last_win)}")
+    print(f"CPU in the sold-out phase: {sampler.shares(last_win, sale_ended)}")
 
 
 if __name__ == "__main__":
