@@ -96,8 +96,9 @@ def deal_snapshot_cache_clear() -> None:
 
 # Deals this process found sold out, keyed by deal and version, until when. The crowd that keeps
 # pressing "grab" after the stock is gone is then answered without Redis or the database. It
-# only ever refuses: a unit given back by a cancellation in another process is offered again
-# within FLASH_DEAL_CACHE_SECONDS, and an admin edit (a new version) at once.
+# only ever refuses: a unit given back by a cancellation here is offered again at once, one
+# given back in another process within FLASH_DEAL_CACHE_SECONDS, and an admin edit (a new
+# version) as soon as this process has read the edited deal.
 _sold_out_until: dict[tuple[int, int], float] = {}
 
 
