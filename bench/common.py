@@ -400,6 +400,33 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+@dataclass
+class Phase:
+    """The figures of a run of requests."""
+
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self):
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def phase(name, hits: list[Hit], start=None, end=None) -> Phase:
+    """Requests/s, p50 and p99 of ``hits``, over ``start``-``end`` (default: first to last)."""
+    if not hits:
+        return Phase(name, 0, 0.0, float("nan"), float("nan"))
+    start = min(hit.started for hit in hits) if start is None else start
+    end = max(hit.ended for hit in hits) if end is None else end
+    latencies = [hit.ms for hit in hits]
+    return Phase(
+        name, len(hits), end - start, percentile(latencies, 0.5), percentile(latencies, 0.99)
+    )
+
+
 # --- Load ---------------------------------------------------------------------------------------
 
 

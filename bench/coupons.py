@@ -24,7 +24,7 @@ import os
 import time
 from collections import Counter
 
-from bench.common import Server, fire, percentile, raw_request, setup_django
+from bench.common import Server, fire, phase, raw_request, setup_django
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_coupons"
@@ -134,30 +134,27 @@ def _seed(stamp: str) -> dict:
 def _measure(name, port, requests, connections):
     started = time.perf_counter()
     hits = fire(port, requests, connections)
-    seconds = time.perf_counter() - started
-    latencies = [hit.ms for hit in hits]
     return {
-        "name": name,
+        "phase": phase(name, hits, started, time.perf_counter()),
         "connections": connections,
-        "rps": len(hits) / seconds,
-        "p50_ms": percentile(latencies, 0.5),
-        "p99_ms": percentile(latencies, 0.99),
         "statuses": Counter(f"{hit.status} {hit.code or ''}".strip() for hit in hits),
         "server_errors": sum(1 for hit in hits if hit.status >= 500 or hit.status == 0),
     }
 
 
 def _print(row, baseline=None):
-    ratio = f"{row['rps'] / baseline['rps']:6.2f}x" if baseline else "      -"
-    goal = GOALS.get(row["name"])
+    figures = row["phase"]
+    base = baseline["phase"] if baseline else None
+    ratio = f"{figures.rps / base.rps:6.2f}x" if base else "      -"
+    goal = GOALS.get(figures.name)
     verdict = (
         ""
         if goal is None
-        else f"  goal {goal}x: {'ok' if row['rps'] >= goal * baseline['rps'] else 'MISSED'}"
+        else f"  goal {goal}x: {'ok' if figures.rps >= goal * base.rps else 'MISSED'}"
     )
     print(
-        f"{row['name']:<24}@{row['connections']:<3}{row['rps']:8.0f} req/s  "
-        f"p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  {ratio}{verdict}  "
+        f"{figures.name:<24}@{row['connections']:<3}{figures.rps:8.0f} req/s  "
+        f"p50 {figures.p50_ms:7.1f} ms  p99 {figures.p99_ms:7.1f} ms  {ratio}{verdict}  "
         f"{dict(sorted(row['statuses'].items()))}"
     )
 
@@ -220,7 +217,8 @@ def run() -> dict:
     _print(listing, health_16)
     _print(pos, health_16)
     errors = {
-        row["name"]: row["server_errors"] for row in (health_64, storm, health_16, listing, pos)
+        row["phase"].name: row["server_errors"]
+        for row in (health_64, storm, health_16, listing, pos)
     }
     print(
         f"claim storm: {issued} coupons issued (must be {CLAIM_STOCK}), remaining {remaining}, "

@@ -29,7 +29,6 @@ Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:543
 import asyncio
 import os
 import time
-from dataclasses import dataclass
 
 from bench.common import (
     CpuSampler,
@@ -37,6 +36,7 @@ from bench.common import (
     Server,
     fire_async,
     percentile,
+    phase,
     raw_request,
     send_request,
     setup_django,
@@ -78,30 +78,6 @@ async def _sale(port, grabs, connections):
 
 
 # --- Figures ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Phase:
-    name: str
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-
-    @property
-    def rps(self):
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
-def _phase(name, hits, start=None, end=None):
-    if not hits:
-        return Phase(name, 0, 0.0, float("nan"), float("nan"))
-    start = min(hit.started for hit in hits) if start is None else start
-    end = max(hit.ended for hit in hits) if end is None else end
-    latencies = [hit.ms for hit in hits]
-    return Phase(
-        name, len(hits), end - start, percentile(latencies, 0.5), percentile(latencies, 0.99)
-    )
 
 
 def _row(phase, baseline):
@@ -214,13 +190,13 @@ def _report(
 ):
     from coupons.models import FlashDeal, FlashOrder, FlashOrderStatus
 
-    health = _phase("/api/health (idle)", health_hits)
+    health = phase("/api/health (idle)", health_hits)
     won = [hit for hit in grab_hits if hit.status == 201]
     last_win = max((hit.ended for hit in won), default=sale_started)
     in_stock_hits = [hit for hit in grab_hits if hit.ended <= last_win]
     sold_out_hits = [hit for hit in grab_hits if hit.ended > last_win]
-    in_stock = _phase("grab, in stock", in_stock_hits, sale_started, last_win)
-    sold_out = _phase("grab, sold out", sold_out_hits, last_win, sale_ended)
+    in_stock = phase("grab, in stock", in_stock_hits, sale_started, last_win)
+    sold_out = phase("grab, sold out", sold_out_hits, last_win, sale_ended)
 
     statuses = {}
     for hit in grab_hits:
@@ -243,8 +219,8 @@ def _report(
         f"{'':<22}{'requests':>8}{'req/s':>10}{'ratio':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'p50 x':>9}{'p99 x':>9}"
     )
-    for phase in (health, in_stock, sold_out):
-        print(_row(phase, health))
+    for figures in (health, in_stock, sold_out):
+        print(_row(figures, health))
     print(f"answers: {dict(sorted(statuses.items()))}")
     print(
         f"orders held: {held} (must be {deal.total_stock}); oversold: {oversold} (must be 0); "
