@@ -151,8 +151,22 @@ def _order_csv_rows(queryset):
         )
 
 
+class _RecordAdmin(admin.ModelAdmin):
+    """Rows written only by the services (orders, refunds): shown whole, never added, edited
+    or deleted by hand."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(FlashOrder)
-class FlashOrderAdmin(admin.ModelAdmin):
+class FlashOrderAdmin(_RecordAdmin):
     list_display = [
         "order_no",
         "deal",
@@ -171,15 +185,6 @@ class FlashOrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["export_csv"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.action(description=_("Export the selected orders as CSV"))
     def export_csv(self, request, queryset):
         response = StreamingHttpResponse(
@@ -191,7 +196,7 @@ class FlashOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(FlashRefund)
-class FlashRefundAdmin(admin.ModelAdmin):
+class FlashRefundAdmin(_RecordAdmin):
     list_display = [
         "out_refund_no",
         "order",
@@ -206,15 +211,6 @@ class FlashRefundAdmin(admin.ModelAdmin):
     search_fields = ["out_refund_no", "order__order_no"]
     list_select_related = ["order"]
     actions = ["resend"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Send the selected refunds to WeChat Pay again"))
     def resend(self, request, queryset):
