@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from members.models import Gender, Member, mask_phone
 from members.selectors.accounts import (
     member_code_issue,
-    member_get,
     member_identify,
     member_profile_get,
 )
@@ -132,9 +131,8 @@ class MemberMeApi(APIView):
             raise serializers.ValidationError(_("Send a JSON object."))
         serializer = self.UpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        member = member_get(member_id=request.user.id)
-        member_profile_update(member=member, data=serializer.validated_data)
-        return Response(MemberOutputSerializer(member_profile_get(member_id=member.pk)).data)
+        member_profile_update(member_id=request.user.id, data=serializer.validated_data)
+        return Response(MemberOutputSerializer(member_profile_get(member_id=request.user.id)).data)
 
 
 class MemberPhoneBindApi(APIView):

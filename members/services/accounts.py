@@ -93,9 +93,10 @@ def member_token_refresh(*, refresh: str) -> str:
 PROFILE_FIELDS = ("nickname", "avatar_url", "gender", "birth_date")
 
 
-def member_profile_update(*, member: Member, data: dict) -> Member:
+def member_profile_update(*, member_id: int, data: dict) -> Member:
     """Change the fields a shopper may edit (``PROFILE_FIELDS``); others are ignored here
-    because the API refuses them before calling."""
+    because the API refuses them before calling. ``Member.DoesNotExist`` for an unknown id."""
+    member = Member.objects.get(pk=member_id)
     changed = [field for field in PROFILE_FIELDS if field in data]
     for field in changed:
         setattr(member, field, data[field])
