@@ -235,6 +235,9 @@ COUPON_VOID_WINDOW = timedelta(hours=env.int("COUPON_VOID_WINDOW_HOURS", default
 FLASH_ORDER_PAYMENT_WINDOW = timedelta(minutes=5)
 # How long each process trusts its copy of a deal (start, end, paused) on the grab path.
 FLASH_DEAL_CACHE_SECONDS = env.float("FLASH_DEAL_CACHE_SECONDS", default=1.0)
+# Unpaid orders are cancelled by one countdown task per deal and batch of this many seconds
+# (at most this much, plus a second, after their window closes), not by one task per grab.
+FLASH_ORDER_EXPIRY_BATCH_SECONDS = env.float("FLASH_ORDER_EXPIRY_BATCH_SECONDS", default=5.0)
 # How long each process keeps the shoppers' campaign list (the member's own counts are always
 # read fresh); a claim never reads it.
 CAMPAIGN_LIST_CACHE_SECONDS = env.float("CAMPAIGN_LIST_CACHE_SECONDS", default=1.0)

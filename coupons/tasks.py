@@ -1,14 +1,18 @@
 """Celery tasks of flash deals: thin, taking ids, safe to run twice or side by side."""
 
+import datetime
+
 from celery import shared_task
 
 from coupons.services import flash_deals as flash_deal_services
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def flash_order_expire_task(order_id: int) -> str:
-    """At the end of the payment window: cancel the order unless WeChat says it was paid."""
-    return flash_deal_services.flash_order_expire(order_id=order_id)
+def flash_orders_expire_due_task(deal_id: int, due_by: str) -> dict:
+    """At the end of an expiry batch: cancel the deal's orders due by then, unless paid."""
+    return flash_deal_services.flash_orders_expire_due(
+        deal_id=deal_id, due_by=datetime.datetime.fromisoformat(due_by)
+    )
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 from backend import wechat
 from backend.exceptions import WeChatUnavailableError
 from coupons.selectors.flash_deals import deal_snapshot_cache_clear
+from coupons.services.flash_deals import expiry_batches_forget
 
 
 @pytest.fixture(autouse=False)
@@ -15,6 +16,7 @@ def fresh_deals(settings):
     """No deal cached from an earlier test, no gate left in Redis from an earlier run."""
     settings.FLASH_DEAL_CACHE_SECONDS = 0
     deal_snapshot_cache_clear()
+    expiry_batches_forget()
     if settings.REDIS_URL:
         from django_redis import get_redis_connection
 
@@ -23,6 +25,7 @@ def fresh_deals(settings):
             client.delete(key)
     yield
     deal_snapshot_cache_clear()
+    expiry_batches_forget()
 
 
 def redis_flush_gates():

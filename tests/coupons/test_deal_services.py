@@ -233,29 +233,85 @@ def test_grab_gives_the_unit_back_when_wechat_pay_is_down(fake_pay):
     assert _grab(deal, member).status == FlashOrderStatus.AWAITING_PAYMENT
 
 
-def test_expiry_task_is_scheduled_only_after_commit(
-    fake_pay, monkeypatch, django_capture_on_commit_callbacks
-):
-    # given
+@pytest.fixture
+def scheduled_expiries(monkeypatch):
+    """The expiry batches grabs ask Celery for, as (deal id, due by, eta), instead of sending."""
     from coupons import tasks as deal_tasks
 
     scheduled = []
     monkeypatch.setattr(
-        deal_tasks.flash_order_expire_task,
+        deal_tasks.flash_orders_expire_due_task,
         "apply_async",
-        lambda args, countdown: scheduled.append((args, countdown)),
+        lambda args, eta: scheduled.append(
+            (args[0], datetime.datetime.fromisoformat(args[1]), eta)
+        ),
     )
+    return scheduled
+
+
+def test_expiry_is_scheduled_only_after_commit(
+    fake_pay, scheduled_expiries, settings, django_capture_on_commit_callbacks
+):
+    # given
+    settings.FLASH_ORDER_EXPIRY_BATCH_SECONDS = 5
     deal = FlashDealFactory()
     # when
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         order = flash_deal_services.deal_grab(
             member_id=MemberFactory().pk, deal_id=deal.pk, client_ip="10.0.0.8"
         )
-    # then
-    assert scheduled == []
+    # then: nothing before the commit; then one task, due by the end of the order's batch
+    assert scheduled_expiries == []
     for callback in callbacks:
         callback()
-    assert scheduled == [([order.pk], 301.0)]
+    [(deal_id, due_by, eta)] = scheduled_expiries
+    assert deal_id == deal.pk
+    assert order.expires_at <= due_by < order.expires_at + datetime.timedelta(seconds=5)
+    assert due_by.timestamp() % 5 == 0
+    assert eta == due_by + datetime.timedelta(seconds=1)
+
+
+def test_one_expiry_task_per_deal_and_batch(fake_pay, scheduled_expiries, settings):
+    # given
+    settings.FLASH_ORDER_EXPIRY_BATCH_SECONDS = 5
+    deal, other_deal = FlashDealFactory(), FlashDealFactory()
+    seconds = timezone.now().timestamp()
+    start = datetime.datetime.fromtimestamp(seconds - seconds % 5, tz=datetime.UTC)
+    # when: three grabs in the same five seconds, one in the next batch, one of another deal
+    for offset in (0.5, 2, 4.5, 5.5):
+        _grab(deal, MemberFactory(), now=start + datetime.timedelta(seconds=offset))
+    _grab(other_deal, MemberFactory(), now=start)
+    # then
+    window = deal.payment_window
+    assert [(deal_id, due_by) for deal_id, due_by, _eta in scheduled_expiries] == [
+        (deal.pk, start + window + datetime.timedelta(seconds=5)),
+        (deal.pk, start + window + datetime.timedelta(seconds=10)),
+        (other_deal.pk, start + window),
+    ]
+
+
+def test_expiry_batch_settles_only_its_deals_due_orders(fake_pay, scheduled_expiries):
+    # given: two overdue orders of the deal, one due later, one overdue of another deal
+    # (their countdown tasks held back)
+    now = timezone.now()
+    opened = now - datetime.timedelta(hours=1)
+    deal = FlashDealFactory(total_stock=5, starts_at=opened)
+    other_deal = FlashDealFactory(total_stock=5, starts_at=opened)
+    long_ago = now - datetime.timedelta(minutes=10)
+    due = [_grab(deal, MemberFactory(), now=long_ago) for _ in range(2)]
+    later = _grab(deal, MemberFactory(), now=now - datetime.timedelta(minutes=4))
+    elsewhere = _grab(other_deal, MemberFactory(), now=long_ago)
+    # when: the batch that ends now runs
+    outcomes = flash_deal_services.flash_orders_expire_due(
+        deal_id=deal.pk, due_by=now + datetime.timedelta(seconds=5), now=now
+    )
+    # then
+    assert outcomes == {"cancelled": 2}
+    statuses = dict(FlashOrder.objects.values_list("pk", "status"))
+    assert [statuses[order.pk] for order in due] == [FlashOrderStatus.CANCELLED] * 2
+    assert statuses[later.pk] == FlashOrderStatus.AWAITING_PAYMENT
+    assert statuses[elsewhere.pk] == FlashOrderStatus.AWAITING_PAYMENT
+    assert _remaining(deal) == 4
 
 
 def test_grab_reads_the_deal_once_per_cache_period(fake_pay, settings, django_assert_num_queries):
@@ -394,10 +450,10 @@ def test_expire_changes_nothing_while_wechat_cannot_be_asked(fake_pay):
     assert _remaining(deal) == 2
 
 
-def test_sweep_cancels_overdue_orders_only(fake_pay):
+def test_sweep_cancels_overdue_orders_only(fake_pay, scheduled_expiries):
     now = timezone.now()
     deal = FlashDealFactory(total_stock=5, starts_at=now - datetime.timedelta(hours=1))
-    # (its countdown task lost: the callbacks of this grab never run)
+    # (the countdown tasks are lost: scheduled_expiries keeps them from running)
     old = flash_deal_services.deal_grab(
         member_id=MemberFactory().pk,
         deal_id=deal.pk,
