@@ -23,7 +23,7 @@ urlpatterns = [
         name="pos-redemption-void",
     ),
     path("deals", flash_deals.DealListApi.as_view(), name="deal-list"),
-    path("deals/<int:deal_id>/grab", flash_deals.DealGrabApi.as_view(), name="deal-grab"),
+    # deals/<id>/grab is routed in backend/urls.py, ahead of every include.
     path("deals/<int:deal_id>/remind", flash_deals.DealRemindApi.as_view(), name="deal-remind"),
     path(
         "deals/orders/<str:order_no>",

@@ -318,6 +318,24 @@ def expiry_batches_forget() -> None:
         _expiry_batches.clear()
 
 
+def deal_grab_precheck(*, deal_id: int, now: datetime.datetime) -> DealSnapshot:
+    """The refusals that do not depend on who asks, from this process's memory: paused, not
+    started, ended, and sold out as last seen here. Raises them; returns the cached deal.
+
+    Costs no query while the deal is cached, so the API can ask it before reading the token.
+    """
+    deal = deal_snapshot_get(deal_id=deal_id)
+    if deal.is_paused:
+        raise DealPausedError()
+    if now < deal.starts_at:
+        raise DealNotStartedError()
+    if now >= deal.ends_at:
+        raise DealEndedError()
+    if deal_sold_out_recently(deal=deal):
+        raise DealSoldOutError()
+    return deal
+
+
 def deal_grab(
     *,
     member_id: int,
@@ -342,15 +360,7 @@ def deal_grab(
     needs, or None for a free deal.
     """
     now = now or timezone.now()
-    deal = deal_snapshot_get(deal_id=deal_id)
-    if deal.is_paused:
-        raise DealPausedError()
-    if now < deal.starts_at:
-        raise DealNotStartedError()
-    if now >= deal.ends_at:
-        raise DealEndedError()
-    if deal_sold_out_recently(deal=deal):
-        raise DealSoldOutError()
+    deal = deal_grab_precheck(deal_id=deal_id, now=now)
     if deal.requires_phone or deal.required_tag_id is not None:
         _deal_requirements_check(deal=deal, member_id=member_id)
 

@@ -123,6 +123,23 @@ def test_grab_needs_a_member_token():
     assert response.status_code == 401
 
 
+def test_a_deal_seen_sold_out_is_refused_before_the_token_is_read(
+    wechat_sandbox, settings, django_assert_num_queries
+):
+    # given: this process has seen the deal sell out
+    settings.FLASH_DEAL_CACHE_SECONDS = 60
+    deal = FlashDealFactory(total_stock=1)
+    assert _grab(_client(MemberFactory()), deal).status_code == 201
+    assert _grab(_client(MemberFactory()), deal).json()["code"] == "sold_out"
+    # when: the crowd keeps pressing, even with a token that is no longer valid
+    with django_assert_num_queries(0):
+        response = APIClient().post(
+            f"/api/deals/{deal.pk}/grab", HTTP_AUTHORIZATION="Bearer expired.or.forged"
+        )
+    # then
+    assert (response.status_code, response.json()["code"]) == (409, "sold_out")
+
+
 @pytest.mark.parametrize("mode", ["drop", "http_500"])
 def test_grab_while_wechat_pay_is_down_is_503_and_gives_the_unit_back(wechat_sandbox, mode):
     # given
