@@ -150,9 +150,10 @@ class Server:
     """gunicorn on a free port, with the sandbox, migrated and (unless ``seed=False``) seeded.
 
     ``workers`` and ``worker_class`` are gunicorn's (``sync`` by default, as in production;
-    ``gthread`` to compare). ``env`` adds or overrides environment variables (for example
-    ``DATABASE_URL``). ``server.url(path)`` builds a URL; ``server.manage(*args)`` runs a
-    management command against the benchmark database.
+    ``gthread`` to compare). ``ops_workers`` starts a second gunicorn of that many workers on
+    ``ops_port``, the health-check listener. ``env`` adds or overrides environment variables
+    (for example ``DATABASE_URL``). ``server.url(path)`` builds a URL; ``server.manage(*args)``
+    runs a management command against the benchmark database.
     """
 
     def __init__(
@@ -162,8 +163,14 @@ class Server:
         worker_class: str = "sync",
         env: dict | None = None,
         seed: bool = True,
+        ops_workers: int = 0,
     ):
         self.port = free_port()
+        # The load balancer's health checks go to a gunicorn of their own (see README,
+        # "In production"), so a saturated pool cannot make them time out.
+        self.ops_workers = ops_workers
+        self.ops_port = free_port() if ops_workers else None
+        self.ops = None
         self.sandbox_port = free_port()
         self.workers = workers
         self.worker_class = worker_class
@@ -203,28 +210,37 @@ class Server:
             )
             wait_until_up(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health", process=sandbox)
             gunicorn = self.gunicorn = self._spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "backend.wsgi",
-                    "-w",
-                    str(self.workers),
-                    "-k",
-                    self.worker_class,
-                    "-b",
-                    f"127.0.0.1:{self.port}",
-                    "--backlog",
-                    "2048",
-                    "--log-level",
-                    "warning",
-                ]
+                self._gunicorn_command(self.port, self.workers, self.worker_class)
             )
             wait_until_up(self.url("/api/health"), process=gunicorn)
+            if self.ops_workers:
+                self.ops = self._spawn(
+                    self._gunicorn_command(self.ops_port, self.ops_workers, "sync")
+                )
+                wait_until_up(f"http://127.0.0.1:{self.ops_port}/api/health", process=self.ops)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    @staticmethod
+    def _gunicorn_command(port: int, workers: int, worker_class: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backend.wsgi",
+            "-w",
+            str(workers),
+            "-k",
+            worker_class,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ]
 
     def __exit__(self, *exc_info):
         for process in reversed(self._processes):
@@ -260,17 +276,22 @@ def _proc_stat(pid: int) -> tuple[str, int, float] | None:
 def cpu_by_part(server: "Server") -> dict[str, float]:
     """CPU seconds used so far by each part of the system under test, by process.
 
-    gunicorn (master and workers), the WeChat sandbox, PostgreSQL, Redis, RabbitMQ, and this
-    process (the load generator). Subtract two readings to see where a phase's CPU went.
+    gunicorn (master and workers; the health-check listener apart), the WeChat sandbox,
+    PostgreSQL, Redis, RabbitMQ, and this process (the load generator). Subtract two readings to
+    see where a phase's CPU went.
     """
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
             stats[int(entry.name)] = stat
     parts = {"gunicorn": 0.0, "sandbox": 0.0, "postgres": 0.0, "redis": 0.0, "rabbitmq": 0.0}
+    if server.ops is not None:
+        parts["ops gunicorn"] = 0.0
     for pid, (command, parent, seconds) in stats.items():
         if pid == server.gunicorn.pid or parent == server.gunicorn.pid:
             parts["gunicorn"] += seconds
+        elif server.ops is not None and server.ops.pid in (pid, parent):
+            parts["ops gunicorn"] += seconds
         elif pid == server.sandbox.pid:
             parts["sandbox"] += seconds
         elif command == "postgres":

@@ -13,6 +13,12 @@ One run on gunicorn (sync workers) + PostgreSQL + Redis + the WeChat sandbox:
    units, orders held (must be 500), 5xx answers, and the probe's p99 during the sale against
    idle.
 
+The probe asks the health-check listener, a one-worker gunicorn of its own as in production
+(README, "In production"): a health check queued behind 64 connections on a saturated pool
+would time out and take the instance out of the load balancer in the middle of a sale. The
+same probe through the shoppers' pool is printed beside it: any request there waits its turn
+behind the sale.
+
 Goals (issue 4): sold-out ≥ 0.8× health, in-stock ≥ 0.3× health, probe p99 during the sale
 within 2× idle, 0 oversold, exactly 500 held, 0 5xx.
 
@@ -69,12 +75,14 @@ async def _probe(port, stop: asyncio.Event | None, count: int | None = None) -> 
     return hits
 
 
-async def _sale(port, grabs, connections):
+async def _sale(port, ops_port, grabs, connections):
+    """The load, with the probe on the health-check listener and on the shoppers' pool."""
     stop = asyncio.Event()
-    probe = asyncio.create_task(_probe(port, stop))
+    probes = [asyncio.create_task(_probe(each, stop)) for each in (ops_port, port)]
     hits = await fire_async(port, grabs, connections)
     stop.set()
-    return hits, await probe
+    ops_probe, pool_probe = [await probe for probe in probes]
+    return hits, ops_probe, pool_probe
 
 
 # --- Figures ------------------------------------------------------------------------------------
@@ -95,6 +103,7 @@ def run():
         worker_class=WORKER_CLASS,
         env={"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL},
         seed=False,
+        ops_workers=1,
     )
     with server:
         setup_django(server.env)
@@ -103,25 +112,27 @@ def run():
         grabs = [raw_request("POST", f"/api/deals/{deal.pk}/grab", token) for token in tokens]
 
         # Warm both workers (imports, connections, the deal's gate) before measuring.
+        ops_port = server.ops_port
         asyncio.run(fire_async(port, [raw_request("GET", "/api/health")] * 400, CONNECTIONS))
-        health_hits, loaded_probe = asyncio.run(
-            _sale(port, [raw_request("GET", "/api/health")] * HEALTH_REQUESTS, CONNECTIONS)
-        )
-        idle_probe = asyncio.run(_probe(port, None, count=300))
+        health = [raw_request("GET", "/api/health")] * HEALTH_REQUESTS
+        health_hits, _, loaded_probe = asyncio.run(_sale(port, ops_port, health, CONNECTIONS))
+        idle_probe = asyncio.run(_probe(ops_port, None, count=300))
+        idle_pool_probe = asyncio.run(_probe(port, None, count=300))
 
         sampler = CpuSampler(server)
         with sampler:
             sale_started = time.perf_counter()
-            grab_hits, sale_probe = asyncio.run(_sale(port, grabs, CONNECTIONS))
+            grab_hits, sale_probe, sale_pool_probe = asyncio.run(
+                _sale(port, ops_port, grabs, CONNECTIONS)
+            )
             sale_ended = time.perf_counter()
 
         _report(
             deal,
             health_hits,
-            idle_probe,
-            loaded_probe,
+            (idle_probe, sale_probe),
+            (idle_pool_probe, loaded_probe, sale_pool_probe),
             grab_hits,
-            sale_probe,
             sale_started,
             sale_ended,
             sampler,
@@ -177,17 +188,7 @@ def _prepare():
     return deal, tokens
 
 
-def _report(
-    deal,
-    health_hits,
-    idle_probe,
-    loaded_probe,
-    grab_hits,
-    sale_probe,
-    sale_started,
-    sale_ended,
-    sampler,
-):
+def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sale_ended, sampler):
     from coupons.models import FlashDeal, FlashOrder, FlashOrderStatus
 
     health = phase("/api/health (idle)", health_hits)
@@ -208,6 +209,8 @@ def _report(
     remaining = FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
     oversold = max(0, live - deal.total_stock) + max(0, live + remaining - deal.total_stock)
 
+    idle_probe, sale_probe = probes
+    idle_pool_probe, loaded_probe, sale_pool_probe = pool_probes
     idle_p99 = percentile([hit.ms for hit in idle_probe], 0.99)
     sale_p99 = percentile([hit.ms for hit in sale_probe], 0.99)
 
@@ -227,18 +230,19 @@ def _report(
         f"5xx or failed: {server_errors} (must be 0)"
     )
     print(
-        f"/api/health p99 on one connection: idle {idle_p99:.1f} ms, during the sale "
-        f"{sale_p99:.1f} ms ({sale_p99 / idle_p99:.2f}x, goal <= 2x)"
+        f"/api/health p99 on one connection to the health-check listener: idle {idle_p99:.1f} ms,"
+        f" during the sale {sale_p99:.1f} ms ({sale_p99 / idle_p99:.2f}x, goal <= 2x)"
     )
-    # The same probe beside other loads, for scale: 64 connections of plain health requests,
-    # and each phase of the sale on its own.
+    # The same probe through the shoppers' pool: idle, beside 64 connections of plain health
+    # requests, and during each phase of the sale.
+    pool_idle_p99 = percentile([hit.ms for hit in idle_pool_probe], 0.99)
     loaded_p99 = percentile([hit.ms for hit in loaded_probe], 0.99)
-    in_stock_p99 = percentile([h.ms for h in sale_probe if h.started <= last_win], 0.99)
-    sold_out_p99 = percentile([h.ms for h in sale_probe if h.started > last_win], 0.99)
+    in_stock_p99 = percentile([h.ms for h in sale_pool_probe if h.started <= last_win], 0.99)
+    sold_out_p99 = percentile([h.ms for h in sale_pool_probe if h.started > last_win], 0.99)
     print(
-        f"  the probe's p99 beside 64 connections of /api/health: {loaded_p99:.1f} ms; "
-        f"during the in-stock phase {in_stock_p99:.1f} ms, the sold-out phase "
-        f"{sold_out_p99:.1f} ms ({sold_out_p99 / loaded_p99:.2f}x the health load)"
+        f"  through the shoppers' pool: idle {pool_idle_p99:.1f} ms, beside 64 connections of "
+        f"/api/health {loaded_p99:.1f} ms, in-stock phase {in_stock_p99:.1f} ms, sold-out "
+        f"phase {sold_out_p99:.1f} ms ({sold_out_p99 / loaded_p99:.2f}x the health load)"
     )
     goals = {
         "sold-out >= 0.8x health": sold_out.rps >= 0.8 * health.rps,
