@@ -100,6 +100,13 @@ class DealListApi(APIView):
 class DealGrabApi(APIView):
     """Grab one unit of a deal: 201 with the order and WeChat Pay's parameters."""
 
+    def initial(self, request, *args, **kwargs):
+        # Paused, not started, ended and sold out are the same answer for everyone: decided
+        # before the token is read, so the crowd pressing "grab" after the stock is gone costs
+        # little more than a health check.
+        flash_deal_services.deal_grab_precheck(deal_id=kwargs["deal_id"], now=timezone.now())
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         request=None,
         responses={
@@ -112,13 +119,6 @@ class DealGrabApi(APIView):
             503: OpenApiResponse(ErrorOutput, description="wechat_unavailable"),
         },
     )
-    def initial(self, request, *args, **kwargs):
-        # Paused, not started, ended and sold out are the same answer for everyone: decided
-        # before the token is read, so the crowd pressing "grab" after the stock is gone costs
-        # little more than a health check.
-        flash_deal_services.deal_grab_precheck(deal_id=kwargs["deal_id"], now=timezone.now())
-        super().initial(request, *args, **kwargs)
-
     def post(self, request, deal_id):
         order = flash_deal_services.deal_grab(
             member_id=request.user.id, deal_id=deal_id, client_ip=_client_ip(request)
