@@ -331,14 +331,21 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
 
-    def shares(self, start: float, end: float) -> str:
+    def shares(self, start: float, end: float, requests: int = 0) -> str:
+        """Each part's share of the CPU used between two moments and, given the requests
+        answered meanwhile, its CPU milliseconds per request."""
+
         def nearest(moment):
             return min(self.samples, key=lambda sample: abs(sample[0] - moment))[1]
 
         before, after = nearest(start), nearest(end)
         used = {part: after[part] - before[part] for part in after}
         total = sum(used.values()) or 1.0
-        return ", ".join(f"{part} {100 * seconds / total:.0f} %" for part, seconds in used.items())
+        shares = []
+        for part, seconds in used.items():
+            per_request = f" ({1000 * seconds / requests:.2f} ms)" if requests else ""
+            shares.append(f"{part} {100 * seconds / total:.0f} %{per_request}")
+        return ", ".join(shares)
 
 
 # --- One request per connection, each request once ----------------------------------------------
