@@ -3,6 +3,8 @@ from django.urls import path
 from coupons.api import coupons, flash_deals
 
 urlpatterns = [
+    # First: during a sale nearly every request is a grab.
+    path("deals/<int:deal_id>/grab", flash_deals.DealGrabApi.as_view(), name="deal-grab"),
     path("coupons/campaigns", coupons.CampaignListApi.as_view(), name="coupon-campaigns"),
     path(
         "coupons/campaigns/<int:campaign_id>/claim",
@@ -23,7 +25,6 @@ urlpatterns = [
         name="pos-redemption-void",
     ),
     path("deals", flash_deals.DealListApi.as_view(), name="deal-list"),
-    # deals/<id>/grab is routed in backend/urls.py, ahead of every include.
     path("deals/<int:deal_id>/remind", flash_deals.DealRemindApi.as_view(), name="deal-remind"),
     path(
         "deals/orders/<str:order_no>",
