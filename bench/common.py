@@ -20,7 +20,8 @@ the server some CPU, so its absolute figures are lower, while ratios between end
 measured the same way stay comparable. ``BENCH_LOADER=python`` forces the Python generator.
 
 Environment: ``BENCH_DURATION`` (seconds per measurement, default 10), ``BENCH_CONNECTIONS``
-(default 64), ``BENCH_WORKERS`` (gunicorn workers, default 2), ``BENCH_DATABASE_URL``
+(default 64), ``BENCH_WORKERS`` (gunicorn workers, default 2), ``BENCH_THREADS`` (threads per
+gthread worker, default 1), ``BENCH_DATABASE_URL``
 (default ``postgres://postgres@127.0.0.1:5432/bench``), ``BENCH_REDIS_URL`` (default
 ``redis://127.0.0.1:6379/15``).
 """
@@ -236,6 +237,8 @@ class Server:
             worker_class,
             "-b",
             f"127.0.0.1:{port}",
+            "--threads",
+            os.environ.get("BENCH_THREADS", "1"),
             "--backlog",
             "2048",
             "--log-level",

@@ -28,8 +28,9 @@ for health and for grabs, so the ratios stay comparable.
 
 Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/bench_deals``),
 ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), ``BENCH_CONNECTIONS`` (64),
-``BENCH_WORKERS`` (2), ``BENCH_WORKER_CLASS`` (``sync``; try ``gthread``), ``BENCH_MEMBERS``
-(20000), ``BENCH_STOCK`` (500).
+``BENCH_WORKERS`` (2), ``BENCH_WORKER_CLASS`` (``sync``; try ``gthread`` with
+``BENCH_THREADS``, gunicorn's ``--threads``, default 1), ``BENCH_MEMBERS`` (20000),
+``BENCH_STOCK`` (500).
 """
 
 import asyncio
