@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,6 +42,10 @@ def chromium(monkeypatch):
     with contextlib.ExitStack() as stack:
         try:
             playwright = stack.enter_context(sync_playwright())
+            # Under Playwright's sync API the test runs in a context of its own, and the
+            # database connection it opens there is not the one pytest-django closes; close it
+            # while that context is still current, or the test database cannot be dropped.
+            stack.callback(connections.close_all)
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         except Exception as error:  # any launch failure means: cannot test here
             pytest.skip(f"Chromium could not be started by Playwright: {error}")
