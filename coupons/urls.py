@@ -3,7 +3,7 @@ from django.urls import path
 from coupons.api import coupons, flash_deals
 
 urlpatterns = [
-    # First: during a sale nearly every request is a grab.
+    # First of this app's routes: during a sale nearly every request is a grab.
     path("deals/<int:deal_id>/grab", flash_deals.DealGrabApi.as_view(), name="deal-grab"),
     path("coupons/campaigns", coupons.CampaignListApi.as_view(), name="coupon-campaigns"),
     path(

@@ -44,12 +44,31 @@ def _copy_into(obj, created):
     obj._state.db = created._state.db
 
 
-def _redirect_to_object(obj):
-    """After an upload or a start, show the job's own page, where its progress appears."""
-    opts = obj._meta
-    return HttpResponseRedirect(
-        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    )
+class _JobAdmin(admin.ModelAdmin):
+    """A job started from the add form (an import, a bulk tag assignment, a targeted issue).
+
+    The add page asks for ``start_fields``; ``save_model`` hands them to the service and
+    ``_copy_into`` the row it created. From then on the job's own page shows
+    ``detail_fields``, read-only, and is where its progress appears.
+    """
+
+    start_fields: list[str] = []
+    detail_fields: list[str] = []
+
+    def get_fields(self, request, obj=None):
+        return self.start_fields if obj is None else self.detail_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.detail_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        opts = obj._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        )
 
 
 def _duration(seconds):
@@ -76,7 +95,7 @@ class LegacyImportForm(forms.ModelForm):
 
 
 @admin.register(LegacyImport)
-class LegacyImportAdmin(admin.ModelAdmin):
+class LegacyImportAdmin(_JobAdmin):
     list_display = [
         "__str__",
         "status",
@@ -90,7 +109,8 @@ class LegacyImportAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     list_filter = ["status"]
-    readonly_fields = [
+    start_fields = ["file"]
+    detail_fields = [
         "original_name",
         "status",
         "progress",
@@ -116,12 +136,6 @@ class LegacyImportAdmin(admin.ModelAdmin):
             kwargs["form"] = LegacyImportForm
         return super().get_form(request, obj, **kwargs)
 
-    def get_fields(self, request, obj=None):
-        return ["file"] if obj is None else self.readonly_fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
     def save_model(self, request, obj, form, change):
         # With Celery eager (the embedded default) the import runs inside this request once
         # the admin's transaction commits; with a broker a worker picks it up.
@@ -129,12 +143,6 @@ class LegacyImportAdmin(admin.ModelAdmin):
             uploaded_file=form.cleaned_data["file"], created_by=request.user
         )
         _copy_into(obj, created)
-
-    def has_change_permission(self, request, obj=None):
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return _redirect_to_object(obj)
 
     @admin.display(description=_("rows/s"))
     def rate(self, obj):
@@ -304,7 +312,7 @@ class TagAssignmentForm(forms.ModelForm):
 
 
 @admin.register(TagAssignment)
-class TagAssignmentAdmin(admin.ModelAdmin):
+class TagAssignmentAdmin(_JobAdmin):
     form = TagAssignmentForm
     list_display = [
         "__str__",
@@ -316,7 +324,8 @@ class TagAssignmentAdmin(admin.ModelAdmin):
         "not_found",
         "created_by",
     ]
-    result_fields = [
+    start_fields = ["tag", "action", "numbers", "numbers_file"]
+    detail_fields = [
         "tag",
         "action",
         "numbers_read",
@@ -329,12 +338,6 @@ class TagAssignmentAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
-    def get_fields(self, request, obj=None):
-        return ["tag", "action", "numbers", "numbers_file"] if obj is None else self.result_fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.result_fields
-
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         created = tag_assign_from_csv(
@@ -345,12 +348,6 @@ class TagAssignmentAdmin(admin.ModelAdmin):
             created_by=request.user,
         )
         _copy_into(obj, created)
-
-    def has_change_permission(self, request, obj=None):
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return _redirect_to_object(obj)
 
 
 # --- Targeted issues --------------------------------------------------------------------------
@@ -370,7 +367,7 @@ class TargetedIssueForm(forms.ModelForm):
 
 
 @admin.register(TargetedIssue)
-class TargetedIssueAdmin(admin.ModelAdmin):
+class TargetedIssueAdmin(_JobAdmin):
     form = TargetedIssueForm
     list_display = [
         "__str__",
@@ -383,7 +380,8 @@ class TargetedIssueAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["status"]
-    progress_fields = [
+    start_fields = ["campaign", "tag"]
+    detail_fields = [
         "campaign",
         "tag",
         "status",
@@ -400,12 +398,6 @@ class TargetedIssueAdmin(admin.ModelAdmin):
         "finished_at",
     ]
 
-    def get_fields(self, request, obj=None):
-        return ["campaign", "tag"] if obj is None else self.progress_fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.progress_fields
-
     def save_model(self, request, obj, form, change):
         try:
             created = targeted_issue_create(
@@ -417,12 +409,6 @@ class TargetedIssueAdmin(admin.ModelAdmin):
             # The form's clean() catches the usual cases; this is a race with an edit.
             raise PermissionDenied(str(error.detail)) from error
         _copy_into(obj, created)
-
-    def has_change_permission(self, request, obj=None):
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return _redirect_to_object(obj)
 
     @admin.display(description=_("progress"))
     def progress(self, obj):
