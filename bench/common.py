@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -238,7 +239,7 @@ class Server:
             "-b",
             f"127.0.0.1:{port}",
             "--threads",
-            os.environ.get("BENCH_THREADS", "1"),
+            str(THREADS),
             "--backlog",
             "2048",
             "--log-level",

@@ -19,8 +19,9 @@ would time out and take the instance out of the load balancer in the middle of a
 same probe through the shoppers' pool is printed beside it: any request there waits its turn
 behind the sale.
 
-Goals (issue 4): sold-out ≥ 0.8× health, in-stock ≥ 0.3× health, probe p99 during the sale
-within 2× idle, 0 oversold, exactly 500 held, 0 5xx.
+Goals (issue 4): sold-out ≥ 0.8× health, in-stock ≥ 0.3× health (judged on units sold per
+second, which out-of-order sold-out answers cannot inflate), probe p99 during the sale within 2×
+idle, 0 oversold, exactly 500 held, 0 5xx.
 
 The load generator is asyncio over raw sockets in this process, one request per connection
 (gunicorn's sync workers close every connection); it takes some CPU from the server, equally
@@ -30,7 +31,9 @@ Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:543
 ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), ``BENCH_CONNECTIONS`` (64),
 ``BENCH_WORKERS`` (2), ``BENCH_WORKER_CLASS`` (``sync``; try ``gthread`` with
 ``BENCH_THREADS``, gunicorn's ``--threads``, default 1), ``BENCH_MEMBERS`` (20000),
-``BENCH_STOCK`` (500).
+``BENCH_STOCK`` (500), ``BENCH_WECHAT_LATENCY_MS`` (0: the sandbox answers at once; set it to
+WeChat Pay's real round trip, tens of milliseconds, to see how many workers the shoppers' pool
+needs when a unified order holds a sync worker that long).
 """
 
 import asyncio
@@ -38,6 +41,7 @@ import os
 import time
 
 from bench.common import (
+    THREADS,
     CpuSampler,
     Hit,
     Server,
@@ -59,6 +63,7 @@ WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "20000"))
 STOCK = int(os.environ.get("BENCH_STOCK", "500"))
 HEALTH_REQUESTS = int(os.environ.get("BENCH_HEALTH_REQUESTS", "8000"))
+WECHAT_LATENCY_MS = float(os.environ.get("BENCH_WECHAT_LATENCY_MS", "0"))
 WARM_UP_GRABS = 200
 
 
@@ -128,6 +133,8 @@ def run():
         idle_probe = asyncio.run(_probe(ops_port, None, count=300))
         idle_pool_probe = asyncio.run(_probe(port, None, count=300))
 
+        if WECHAT_LATENCY_MS:
+            _wechat_pay_slow_down(server, len(grabs))
         sampler = CpuSampler(server)
         with sampler:
             sale_started = time.perf_counter()
@@ -146,6 +153,14 @@ def run():
             sale_ended,
             sampler,
         )
+
+
+def _wechat_pay_slow_down(server, count):
+    """Every unified order of the sale waits WECHAT_LATENCY_MS in the sandbox before answering."""
+    from backend.wechat_sandbox.control import SandboxControl
+
+    control = SandboxControl(f"http://127.0.0.1:{server.sandbox_port}/")
+    control.fault("delay", count=count, path="/pay/unifiedorder", delay_s=WECHAT_LATENCY_MS / 1000)
 
 
 def _prepare():
@@ -229,6 +244,8 @@ def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sal
     print(
         f"\nflash deal: {len(grab_hits)} members, stock {deal.total_stock}, "
         f"{CONNECTIONS} connections, gunicorn {WORKERS} x {WORKER_CLASS}"
+        + (f" x {THREADS} threads" if WORKER_CLASS == "gthread" else "")
+        + (f", WeChat Pay round trip +{WECHAT_LATENCY_MS:.0f} ms" if WECHAT_LATENCY_MS else "")
     )
     print(
         f"{'':<22}{'requests':>8}{'req/s':>10}{'ratio':>9}{'p50 ms':>9}{'p99 ms':>9}"
@@ -237,6 +254,15 @@ def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sal
     for figures in (health, in_stock, sold_out):
         print(_row(figures, health))
     print(f"answers: {dict(sorted(statuses.items()))}")
+    # With many workers, answers come back out of order: some sold-out answers arrive before
+    # the last 201 and count in the in-stock phase's requests. Units sold per second do not
+    # flatter, so the in-stock goal is judged on them.
+    sold_rate = len(won) / in_stock.seconds if in_stock.seconds else 0.0
+    print(
+        f"in-stock phase: {len(won)} units sold in {in_stock.seconds:.2f} s, {sold_rate:.0f}/s "
+        f"({sold_rate / health.rps:.2f}x health); "
+        f"{in_stock.requests - len(won)} sold-out answers came back before the last 201"
+    )
     print(
         f"orders held: {held} (must be {deal.total_stock}); oversold: {oversold} (must be 0); "
         f"5xx or failed: {server_errors} (must be 0)"
@@ -258,7 +284,7 @@ def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sal
     )
     goals = {
         "sold-out >= 0.8x health": sold_out.rps >= 0.8 * health.rps,
-        "in-stock >= 0.3x health": in_stock.rps >= 0.3 * health.rps,
+        "in-stock (units sold/s) >= 0.3x health": sold_rate >= 0.3 * health.rps,
         "health p99 within 2x idle": sale_p99 <= 2 * idle_p99,
         "0 oversold": oversold == 0,
         f"exactly {deal.total_stock} held": held == deal.total_stock,
