@@ -178,6 +178,11 @@ if not WECHAT_API_ROOT.endswith("/"):
 WECHAT_APPID = env.str("WECHAT_APPID", default="wx-sandbox-appid" if DEBUG else None)
 WECHAT_SECRET = env.str("WECHAT_SECRET", default="sandbox-secret" if DEBUG else None)
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=3.0)
+# After this many WeChat Pay unified orders in a row failed for lack of WeChat, each process
+# answers grabs 503 wechat_unavailable at once for WECHAT_PAY_BREAKER_SECONDS instead of
+# holding a web worker for the timeout of each; 0 turns the breaker off.
+WECHAT_PAY_BREAKER_FAILURES = env.int("WECHAT_PAY_BREAKER_FAILURES", default=5)
+WECHAT_PAY_BREAKER_SECONDS = env.float("WECHAT_PAY_BREAKER_SECONDS", default=5.0)
 # Which version of the mini-program a subscribe message opens: developer, trial or formal.
 WECHAT_MINIPROGRAM_STATE = env.str(
     "WECHAT_MINIPROGRAM_STATE", default="developer" if DEBUG else "formal"
@@ -273,12 +278,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"skip_503": {"()": "backend.log_filters.SkipServiceUnavailable"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Expected refusals (sold out, limit reached) are answers, not incidents: Django would
-        # log every 4xx here, one line per request during a flash sale.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # log every 4xx here, one line per request during a flash sale. A 503's cause is logged
+        # where it happens, so the answer is not logged again (backend.log_filters).
+        "django.request": {
+            "handlers": ["console"],
+            "level": "ERROR",
+            "propagate": False,
+            "filters": ["skip_503"],
+        },
     },
 }
 

@@ -18,6 +18,11 @@ process, and in this process's memory otherwise; a lock (Redis or in-process) ma
 start fetch one token, not one per process. wechatpy's ``auto_retry`` is off: a rejected token
 (40001, 40014, 42001) is refreshed once and the call retried once; Celery tasks retry the rest.
 
+WeChat Pay's unified order sits behind a per-process circuit breaker (``wechat_pay_available``):
+after ``WECHAT_PAY_BREAKER_FAILURES`` of them in a row failed for lack of WeChat, new ones are
+refused at once for ``WECHAT_PAY_BREAKER_SECONDS``, so a WeChat outage in the middle of a sale
+does not hold every web worker for the timeout, the tills' requests included.
+
 Nothing here logs an openid, unionid, session key, access token or secret.
 """
 
@@ -272,8 +277,10 @@ def wechat_pay_order_create(
     payment (at least a minute ahead). ``body`` is cut to WeChat's 128 bytes.
     Raises WeChatPayOrderPaidError when that order is already paid.
     """
+    if not _pay_breaker.allows():
+        raise WeChatUnavailableError()
     pay = _pay_client()
-    result = _pay_call(
+    result = _pay_breaker.call(
         "unified order",
         pay,
         lambda: pay.order.create(
@@ -292,6 +299,80 @@ def wechat_pay_order_create(
         logger.warning("WeChat Pay unified order %s answered without a prepay id", out_trade_no)
         raise WeChatUnavailableError()
     return dict(pay.jsapi.get_jsapi_params(prepay_id))
+
+
+def wechat_pay_available() -> bool:
+    """False while the unified-order circuit breaker is open: WeChat Pay failed
+    ``WECHAT_PAY_BREAKER_FAILURES`` times in a row less than ``WECHAT_PAY_BREAKER_SECONDS`` ago.
+
+    A grab asks before it takes a unit, so an outage costs no stock movement either.
+    """
+    return _pay_breaker.allows()
+
+
+def wechat_pay_breaker_reset() -> None:
+    """Close the breaker and forget the failures (tests)."""
+    _pay_breaker.reset()
+
+
+class _PayBreaker:
+    """Counts unified orders that failed for lack of WeChat (timeout, refused or dropped
+    connection, 5xx, an unreadable answer, SYSTEMERROR; not WeChat refusing the order itself).
+
+    Closed: every call goes through. ``WECHAT_PAY_BREAKER_FAILURES`` failures in a row open it
+    for ``WECHAT_PAY_BREAKER_SECONDS``: calls are refused without reaching WeChat. Then calls
+    go through again; the first success closes it, another failure opens it again at once.
+    A threshold of 0 turns it off. One per process, shared by its threads.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until = 0.0
+
+    def allows(self) -> bool:
+        return self._open_until <= self.clock()
+
+    def call(self, action: str, pay: WeChatPay, operation: Callable[[], object]) -> dict:
+        try:
+            result = _pay_call(action, pay, operation)
+        except WeChatUnavailableError:
+            self._failed()
+            raise
+        except (WeChatError, WeChatRateLimitedError):
+            self._succeeded()  # WeChat answered, even if it refused
+            raise
+        self._succeeded()
+        return result
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._open_until = 0.0
+
+    def _succeeded(self) -> None:
+        if self._failures:
+            with self._lock:
+                self._failures = 0
+
+    def _failed(self) -> None:
+        threshold = settings.WECHAT_PAY_BREAKER_FAILURES
+        with self._lock:
+            self._failures += 1
+            if threshold <= 0 or self._failures < threshold:
+                return
+            seconds = settings.WECHAT_PAY_BREAKER_SECONDS
+            self._open_until = self.clock() + seconds
+        logger.error(
+            "WeChat Pay failed %d unified orders in a row: grabs answer wechat_unavailable "
+            "for %.0f s before trying again",
+            self._failures,
+            seconds,
+        )
+
+
+_pay_breaker = _PayBreaker()
 
 
 def wechat_pay_order_query(*, out_trade_no: str) -> dict:

@@ -346,7 +346,8 @@ def deal_grab(
     """Hold one unit of a deal for a member and open its WeChat Pay order.
 
     Refuses, cheapest first: paused, not started, ended (from the per-process cached deal),
-    phone required / not eligible (one query, only for deals with requirements), then sold out
+    phone required / not eligible (one query, only for deals with requirements), WeChat Pay
+    unavailable (its circuit breaker is open, paid deals only: no unit is taken), then sold out
     and limit reached (the Redis gate, or the database when there is no gate).
 
     Side effects: the order row and one unit of stock; after commit, a countdown task that
@@ -363,6 +364,8 @@ def deal_grab(
     deal = deal_grab_precheck(deal_id=deal_id, now=now)
     if deal.requires_phone or deal.required_tag_id is not None:
         _deal_requirements_check(deal=deal, member_id=member_id)
+    if deal.price_fen > 0 and not wechat.wechat_pay_available():
+        raise WeChatUnavailableError()
 
     gate = deal.gate
     answer = gate_take(deal=gate, member_id=member_id)

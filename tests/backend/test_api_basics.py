@@ -1,5 +1,7 @@
 """The plumbing every endpoint shares: health, readiness, schema, one error shape."""
 
+import logging
+
 import pytest
 import yaml
 from django.core.management import call_command
@@ -78,3 +80,21 @@ def test_a_json_body_that_is_not_an_object_is_400_in_the_error_shape(api_client)
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize(("status", "logged"), [(500, True), (503, False)])
+def test_django_request_logs_a_500_but_not_a_503_whose_cause_was_logged(status, logged):
+    # A 503 (WeChat Pay or a backing service down) is logged where it happens; a refused grab
+    # must not add an ERROR line of its own, thousands a second while WeChat Pay is out.
+    logger = logging.getLogger("django.request")
+    record = logger.makeRecord(
+        logger.name,
+        logging.ERROR,
+        __file__,
+        1,
+        "%s: %s",
+        ("Error", "/api/deals/1/grab"),
+        None,
+        extra={"status_code": status},
+    )
+    assert bool(logger.filter(record)) is logged

@@ -1,12 +1,14 @@
 """The shopper API of flash deals, with WeChat Pay answered by the sandbox over HTTP."""
 
 import datetime
+import time
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from backend import wechat
 from coupons.models import Coupon, DealReminder, FlashDeal, FlashOrder, FlashOrderStatus
 from coupons.services import flash_deals as flash_deal_services
 from tests.factories import FlashDealFactory, MemberFactory, TagFactory
@@ -152,6 +154,74 @@ def test_grab_while_wechat_pay_is_down_is_503_and_gives_the_unit_back(wechat_san
     assert (response.status_code, response.json()["code"]) == (503, "wechat_unavailable")
     assert FlashOrder.objects.get(member=member).status == FlashOrderStatus.CANCELLED
     assert _remaining(deal) == 1
+
+
+def _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, count):
+    wechat_sandbox.fault("http_500", count=count, path="/pay/unifiedorder")
+    for _ in range(count):
+        response = _grab(_client(MemberFactory()), deal)
+        assert (response.status_code, response.json()["code"]) == (503, "wechat_unavailable")
+
+
+def test_after_wechat_pay_failed_in_a_row_grabs_answer_503_without_calling_it(
+    wechat_sandbox, settings
+):
+    # given: WeChat Pay failed the last three unified orders
+    settings.WECHAT_PAY_BREAKER_FAILURES = 3
+    settings.WECHAT_PAY_BREAKER_SECONDS = 60
+    deal = FlashDealFactory(total_stock=10)
+    _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 3)
+    calls = wechat_sandbox.calls("/pay/unifiedorder")
+    orders = FlashOrder.objects.count()
+    # when: WeChat Pay would answer again, but the breaker is open
+    member = MemberFactory()
+    response = _grab(_client(member), deal)
+    # then: refused at once, WeChat not asked, no unit taken, no order written
+    assert (response.status_code, response.json()["code"]) == (503, "wechat_unavailable")
+    assert wechat_sandbox.calls("/pay/unifiedorder") == calls
+    assert FlashOrder.objects.count() == orders
+    assert _remaining(deal) == 10
+    # and a free deal does not need WeChat Pay
+    free = FlashDealFactory(price_fen=0)
+    assert _grab(_client(member), free).json()["status"] == "paid"
+
+
+def test_once_the_breaker_has_waited_a_grab_tries_wechat_pay_again_and_closes_it(
+    wechat_sandbox, settings, monkeypatch
+):
+    # given: the breaker opened
+    settings.WECHAT_PAY_BREAKER_FAILURES = 2
+    settings.WECHAT_PAY_BREAKER_SECONDS = 30
+    deal = FlashDealFactory(total_stock=10)
+    _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 2)
+    assert _grab(_client(MemberFactory()), deal).status_code == 503
+    # when: its 30 seconds have passed, and WeChat Pay answers again
+    later = time.monotonic() + 31
+    monkeypatch.setattr(wechat._pay_breaker, "clock", lambda: later)
+    first, second = (_grab(_client(MemberFactory()), deal) for _ in range(2))
+    # then
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert _remaining(deal) == 8
+
+
+def test_the_breaker_counts_failures_in_a_row_only(wechat_sandbox, settings):
+    # given: two failures, a success, two failures, with a threshold of three
+    settings.WECHAT_PAY_BREAKER_FAILURES = 3
+    deal = FlashDealFactory(total_stock=10)
+    _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 2)
+    assert _grab(_client(MemberFactory()), deal).status_code == 201
+    _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 2)
+    # when
+    response = _grab(_client(MemberFactory()), deal)
+    # then: still closed
+    assert response.status_code == 201
+
+
+def test_a_breaker_threshold_of_zero_never_opens(wechat_sandbox, settings):
+    settings.WECHAT_PAY_BREAKER_FAILURES = 0
+    deal = FlashDealFactory(total_stock=10)
+    _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 6)
+    assert _grab(_client(MemberFactory()), deal).status_code == 201
 
 
 def test_deal_list_shows_live_and_upcoming_with_this_members_standing(wechat_sandbox):
