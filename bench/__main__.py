@@ -9,7 +9,7 @@ import importlib
 import subprocess
 import sys
 
-BENCHMARKS = ["foundation", "coupons", "deals", "legacy"]
+BENCHMARKS = ["foundation", "coupons", "deals", "outage", "legacy"]
 
 
 def main(argv):

@@ -421,6 +421,19 @@ async def fire_async(port, requests: list[bytes], connections: int) -> list[Hit]
     return hits
 
 
+async def health_probe(port, stop: asyncio.Event | None, count: int | None = None) -> list[Hit]:
+    """One connection asking for /api/health again and again (every 10 ms) until ``stop`` is
+    set or ``count`` answers came back: what any other user of the same pool sees."""
+    hits = []
+    raw = raw_request("GET", "/api/health")
+    while (stop is None or not stop.is_set()) and (count is None or len(hits) < count):
+        started = time.perf_counter()
+        status, code = await send_request(port, raw)
+        hits.append(Hit(started, time.perf_counter(), status, code))
+        await asyncio.sleep(0.01)
+    return hits
+
+
 def fire(port, requests: list[bytes], connections: int) -> list[Hit]:
     return asyncio.run(fire_async(port, requests, connections))
 

@@ -43,13 +43,12 @@ import time
 from bench.common import (
     THREADS,
     CpuSampler,
-    Hit,
     Server,
     fire_async,
+    health_probe,
     percentile,
     phase,
     raw_request,
-    send_request,
     setup_django,
 )
 
@@ -70,22 +69,10 @@ WARM_UP_GRABS = 200
 # --- Load ---------------------------------------------------------------------------------------
 
 
-async def _probe(port, stop: asyncio.Event | None, count: int | None = None) -> list[Hit]:
-    """One connection asking for /api/health again and again: what any other user sees."""
-    hits = []
-    raw = raw_request("GET", "/api/health")
-    while (stop is None or not stop.is_set()) and (count is None or len(hits) < count):
-        started = time.perf_counter()
-        status, code = await send_request(port, raw)
-        hits.append(Hit(started, time.perf_counter(), status, code))
-        await asyncio.sleep(0.01)
-    return hits
-
-
 async def _sale(port, ops_port, grabs, connections):
     """The load, with the probe on the health-check listener and on the shoppers' pool."""
     stop = asyncio.Event()
-    probes = [asyncio.create_task(_probe(each, stop)) for each in (ops_port, port)]
+    probes = [asyncio.create_task(health_probe(each, stop)) for each in (ops_port, port)]
     hits = await fire_async(port, grabs, connections)
     stop.set()
     ops_probe, pool_probe = [await probe for probe in probes]
@@ -130,8 +117,8 @@ def run():
         asyncio.run(fire_async(port, [raw_request("GET", "/api/health")] * 400, CONNECTIONS))
         health = [raw_request("GET", "/api/health")] * HEALTH_REQUESTS
         health_hits, _, loaded_probe = asyncio.run(_sale(port, ops_port, health, CONNECTIONS))
-        idle_probe = asyncio.run(_probe(ops_port, None, count=300))
-        idle_pool_probe = asyncio.run(_probe(port, None, count=300))
+        idle_probe = asyncio.run(health_probe(ops_port, None, count=300))
+        idle_pool_probe = asyncio.run(health_probe(port, None, count=300))
 
         if WECHAT_LATENCY_MS:
             _wechat_pay_slow_down(server, len(grabs))
@@ -166,14 +153,19 @@ def _wechat_pay_slow_down(server, count):
 def _prepare():
     """A fresh deal with the stock, a warm-up deal, and one access token per member (members
     made once): the first MEMBERS tokens for the sale, the last WARM_UP_GRABS for the warm-up."""
+    deal = bench_deal("deal", STOCK)
+    warm_up_deal = bench_deal("warm-up", WARM_UP_GRABS)
+    return deal, warm_up_deal, bench_member_tokens(MEMBERS + WARM_UP_GRABS)
+
+
+def bench_deal(name: str, stock: int):
+    """A one-cent deal, live for an hour, selling the benchmark's gift voucher."""
     import datetime
 
     from django.utils import timezone
-    from rest_framework_simplejwt.tokens import AccessToken
 
     from coupons.models import Campaign, CampaignKind
     from coupons.services import flash_deals as flash_deal_services
-    from members.models import Member
 
     now = timezone.now()
     campaign, _ = Campaign.objects.get_or_create(
@@ -189,30 +181,33 @@ def _prepare():
             "remaining_stock": 10**9,
         },
     )
-    deal, warm_up_deal = (
-        flash_deal_services.deal_create(
-            campaign=campaign,
-            total_stock=stock,
-            title=f"bench {name} {now:%H%M%S}",
-            price_fen=1,
-            starts_at=now - datetime.timedelta(minutes=1),
-            ends_at=now + datetime.timedelta(hours=1),
-        )
-        for name, stock in (("deal", STOCK), ("warm-up", WARM_UP_GRABS))
+    return flash_deal_services.deal_create(
+        campaign=campaign,
+        total_stock=stock,
+        title=f"bench {name} {now:%H%M%S}",
+        price_fen=1,
+        starts_at=now - datetime.timedelta(minutes=1),
+        ends_at=now + datetime.timedelta(hours=1),
     )
-    wanted = MEMBERS + WARM_UP_GRABS
+
+
+def bench_member_tokens(count: int) -> list[str]:
+    """An access token for each of ``count`` benchmark members (made once, kept for later runs)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from members.models import Member
+
     existing = Member.objects.filter(openid__startswith="bench-member-").count()
-    if existing < wanted:
+    if existing < count:
         Member.objects.bulk_create(
             (
                 Member(member_no=f"99{i:010d}", openid=f"bench-member-{i}")
-                for i in range(existing, wanted)
+                for i in range(existing, count)
             ),
             batch_size=5000,
         )
-    members = Member.objects.filter(openid__startswith="bench-member-").order_by("pk")[:wanted]
-    tokens = [str(AccessToken.for_user(member)) for member in members]
-    return deal, warm_up_deal, tokens
+    members = Member.objects.filter(openid__startswith="bench-member-").order_by("pk")[:count]
+    return [str(AccessToken.for_user(member)) for member in members]
 
 
 def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sale_ended, sampler):
