@@ -178,11 +178,11 @@ if not WECHAT_API_ROOT.endswith("/"):
 WECHAT_APPID = env.str("WECHAT_APPID", default="wx-sandbox-appid" if DEBUG else None)
 WECHAT_SECRET = env.str("WECHAT_SECRET", default="sandbox-secret" if DEBUG else None)
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=3.0)
-# After this many WeChat Pay unified orders in a row failed for lack of WeChat, each process
-# answers grabs 503 wechat_unavailable at once for WECHAT_PAY_BREAKER_SECONDS instead of
-# holding a web worker for the timeout of each; 0 turns the breaker off.
-WECHAT_PAY_BREAKER_FAILURES = env.int("WECHAT_PAY_BREAKER_FAILURES", default=5)
-WECHAT_PAY_BREAKER_SECONDS = env.float("WECHAT_PAY_BREAKER_SECONDS", default=5.0)
+# After this many sign-in calls, or WeChat Pay unified orders, in a row failed for lack of
+# WeChat, each process answers them 503 wechat_unavailable at once for WECHAT_BREAKER_SECONDS
+# instead of holding a web worker for the timeout of each; 0 turns the breakers off.
+WECHAT_BREAKER_FAILURES = env.int("WECHAT_BREAKER_FAILURES", default=5)
+WECHAT_BREAKER_SECONDS = env.float("WECHAT_BREAKER_SECONDS", default=5.0)
 # Which version of the mini-program a subscribe message opens: developer, trial or formal.
 WECHAT_MINIPROGRAM_STATE = env.str(
     "WECHAT_MINIPROGRAM_STATE", default="developer" if DEBUG else "formal"

@@ -18,10 +18,12 @@ process, and in this process's memory otherwise; a lock (Redis or in-process) ma
 start fetch one token, not one per process. wechatpy's ``auto_retry`` is off: a rejected token
 (40001, 40014, 42001) is refreshed once and the call retried once; Celery tasks retry the rest.
 
-WeChat Pay's unified order sits behind a per-process circuit breaker (``wechat_pay_available``):
-after ``WECHAT_PAY_BREAKER_FAILURES`` of them in a row failed for lack of WeChat, new ones are
-refused at once for ``WECHAT_PAY_BREAKER_SECONDS``, so a WeChat outage in the middle of a sale
-does not hold every web worker for the timeout, the tills' requests included.
+The calls a shopper's request waits for (sign-in: code2session and the phone number; WeChat
+Pay's unified order) sit behind per-process circuit breakers: after ``WECHAT_BREAKER_FAILURES``
+of them in a row failed for lack of WeChat, new ones are refused at once (503
+``wechat_unavailable``) for ``WECHAT_BREAKER_SECONDS``, so a WeChat outage in the middle of a
+sale does not hold every web worker for the timeout, the tills' requests included. Subscribe
+messages are sent by Celery, which retries on its own schedule, and have no breaker.
 
 Nothing here logs an openid, unionid, session key, access token or secret.
 """
@@ -48,6 +50,7 @@ from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 
 from backend.exceptions import (
+    ApplicationError,
     WeChatError,
     WeChatInvalidCodeError,
     WeChatPayNotificationInvalidError,
@@ -83,7 +86,9 @@ def wechat_code_to_session(code: str) -> WeChatSession:
 
     Raises WeChatInvalidCodeError for a wrong, used or expired code.
     """
-    result = _mini_program_call("code2session", lambda client: client.wxa.code_to_session(code))
+    result = _sign_in_breaker.run(
+        lambda: _mini_program_call("code2session", lambda client: client.wxa.code_to_session(code))
+    )
     if not result.get("openid") or not result.get("session_key"):
         logger.warning("WeChat code2session answered without an openid or session key")
         raise WeChatUnavailableError()
@@ -99,7 +104,9 @@ def wechat_phone_number(code: str) -> str:
 
     Raises WeChatInvalidCodeError for a wrong, used or expired code.
     """
-    result = _mini_program_call("phone number", lambda client: client.wxa.get_phone_number(code))
+    result = _sign_in_breaker.run(
+        lambda: _mini_program_call("phone number", lambda client: client.wxa.get_phone_number(code))
+    )
     phone = (result.get("phone_info") or {}).get("purePhoneNumber")
     if not phone:
         logger.warning("WeChat getuserphonenumber answered without a phone number")
@@ -277,22 +284,22 @@ def wechat_pay_order_create(
     payment (at least a minute ahead). ``body`` is cut to WeChat's 128 bytes.
     Raises WeChatPayOrderPaidError when that order is already paid.
     """
-    if not _pay_breaker.allows():
-        raise WeChatUnavailableError()
     pay = _pay_client()
-    result = _pay_breaker.call(
-        "unified order",
-        pay,
-        lambda: pay.order.create(
-            trade_type="JSAPI",
-            body=_truncate_utf8(body, PAY_BODY_MAX_BYTES),
-            total_fee=int(total_fee),
-            notify_url=notify_url,
-            client_ip=client_ip,
-            user_id=openid,
-            out_trade_no=out_trade_no,
-            time_expire=expires_at,
-        ),
+    result = _pay_breaker.run(
+        lambda: _pay_call(
+            "unified order",
+            pay,
+            lambda: pay.order.create(
+                trade_type="JSAPI",
+                body=_truncate_utf8(body, PAY_BODY_MAX_BYTES),
+                total_fee=int(total_fee),
+                notify_url=notify_url,
+                client_ip=client_ip,
+                user_id=openid,
+                out_trade_no=out_trade_no,
+                time_expire=expires_at,
+            ),
+        )
     )
     prepay_id = result.get("prepay_id")
     if not prepay_id:
@@ -303,29 +310,32 @@ def wechat_pay_order_create(
 
 def wechat_pay_available() -> bool:
     """False while the unified-order circuit breaker is open: WeChat Pay failed
-    ``WECHAT_PAY_BREAKER_FAILURES`` times in a row less than ``WECHAT_PAY_BREAKER_SECONDS`` ago.
+    ``WECHAT_BREAKER_FAILURES`` times in a row less than ``WECHAT_BREAKER_SECONDS`` ago.
 
     A grab asks before it takes a unit, so an outage costs no stock movement either.
     """
     return _pay_breaker.allows()
 
 
-def wechat_pay_breaker_reset() -> None:
-    """Close the breaker and forget the failures (tests)."""
+def wechat_breakers_reset() -> None:
+    """Close the circuit breakers and forget their failures (tests)."""
     _pay_breaker.reset()
+    _sign_in_breaker.reset()
 
 
-class _PayBreaker:
-    """Counts unified orders that failed for lack of WeChat (timeout, refused or dropped
-    connection, 5xx, an unreadable answer, SYSTEMERROR; not WeChat refusing the order itself).
+class _CircuitBreaker:
+    """Counts calls that failed for lack of WeChat (timeout, refused or dropped connection, 5xx,
+    an unreadable answer, WeChat busy; not WeChat refusing the request itself).
 
-    Closed: every call goes through. ``WECHAT_PAY_BREAKER_FAILURES`` failures in a row open it
-    for ``WECHAT_PAY_BREAKER_SECONDS``: calls are refused without reaching WeChat. Then calls
-    go through again; the first success closes it, another failure opens it again at once.
-    A threshold of 0 turns it off. One per process, shared by its threads.
+    Closed: every call goes through. ``WECHAT_BREAKER_FAILURES`` failures in a row open it for
+    ``WECHAT_BREAKER_SECONDS``: calls are refused with WeChatUnavailableError without reaching
+    WeChat. Then calls go through again; the first success closes it, another failure opens it
+    again at once. A threshold of 0 turns it off. One per process and kind of call, shared by
+    the process's threads.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, name: str, clock: Callable[[], float] = time.monotonic):
+        self.name = name
         self.clock = clock
         self._lock = threading.Lock()
         self._failures = 0
@@ -334,13 +344,15 @@ class _PayBreaker:
     def allows(self) -> bool:
         return self._open_until <= self.clock()
 
-    def call(self, action: str, pay: WeChatPay, operation: Callable[[], object]) -> dict:
+    def run(self, operation: Callable[[], dict]) -> dict:
+        if not self.allows():
+            raise WeChatUnavailableError()
         try:
-            result = _pay_call(action, pay, operation)
+            result = operation()
         except WeChatUnavailableError:
             self._failed()
             raise
-        except (WeChatError, WeChatRateLimitedError):
+        except ApplicationError:
             self._succeeded()  # WeChat answered, even if it refused
             raise
         self._succeeded()
@@ -355,24 +367,26 @@ class _PayBreaker:
         if self._failures:
             with self._lock:
                 self._failures = 0
+                self._open_until = 0.0
 
     def _failed(self) -> None:
-        threshold = settings.WECHAT_PAY_BREAKER_FAILURES
+        threshold = settings.WECHAT_BREAKER_FAILURES
         with self._lock:
             self._failures += 1
             if threshold <= 0 or self._failures < threshold:
                 return
-            seconds = settings.WECHAT_PAY_BREAKER_SECONDS
+            seconds = settings.WECHAT_BREAKER_SECONDS
             self._open_until = self.clock() + seconds
         logger.error(
-            "WeChat Pay failed %d unified orders in a row: grabs answer wechat_unavailable "
-            "for %.0f s before trying again",
+            "%s failed %d times in a row: refused at once for %.0f s before trying again",
+            self.name,
             self._failures,
             seconds,
         )
 
 
-_pay_breaker = _PayBreaker()
+_pay_breaker = _CircuitBreaker("WeChat Pay unified order")
+_sign_in_breaker = _CircuitBreaker("WeChat sign-in (code2session, phone number)")
 
 
 def wechat_pay_order_query(*, out_trade_no: str) -> dict:

@@ -4,7 +4,7 @@
 
 Twice, on gunicorn (BENCH_WORKERS sync workers) + PostgreSQL + Redis + the sandbox, with every
 unified order hanging past ``WECHAT_TIMEOUT_SECONDS`` (3 s): once with WeChat Pay's circuit
-breaker as configured by default, once with it off (``WECHAT_PAY_BREAKER_FAILURES=0``). Each
+breaker as configured by default, once with it off (``WECHAT_BREAKER_FAILURES=0``). Each
 time BENCH_OUTAGE_GRABS distinct members (60) grab a deal at 16 connections while one
 connection asks the same pool for /api/health every 10 ms, standing for the tills and every
 other shopper.
@@ -52,8 +52,8 @@ def _run_once(label: str, failures: str) -> None:
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "WECHAT_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
-            "WECHAT_PAY_BREAKER_FAILURES": failures,
-            "WECHAT_PAY_BREAKER_SECONDS": "5",
+            "WECHAT_BREAKER_FAILURES": failures,
+            "WECHAT_BREAKER_SECONDS": "5",
         },
         seed=False,
     )

@@ -7,7 +7,7 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from backend.wechat import wechat_clients_reset, wechat_pay_breaker_reset
+from backend.wechat import wechat_breakers_reset, wechat_clients_reset
 from backend.wechat_sandbox import SandboxConfig, SandboxControl, SandboxServer, start_sandbox
 
 pytest_plugins = ["tests.coupons.deal_fixtures"]
@@ -48,10 +48,10 @@ def _wechat_sandbox_clean(wechat_sandbox_server: SandboxServer):
     """Each test starts with no faults, messages, payment orders or call counts, and with
     WeChat Pay's circuit breaker closed."""
     wechat_sandbox_server.state.reset()
-    wechat_pay_breaker_reset()
+    wechat_breakers_reset()
     yield
     wechat_sandbox_server.state.reset()
-    wechat_pay_breaker_reset()
+    wechat_breakers_reset()
 
 
 @pytest.fixture

@@ -167,8 +167,8 @@ def test_after_wechat_pay_failed_in_a_row_grabs_answer_503_without_calling_it(
     wechat_sandbox, settings
 ):
     # given: WeChat Pay failed the last three unified orders
-    settings.WECHAT_PAY_BREAKER_FAILURES = 3
-    settings.WECHAT_PAY_BREAKER_SECONDS = 60
+    settings.WECHAT_BREAKER_FAILURES = 3
+    settings.WECHAT_BREAKER_SECONDS = 60
     deal = FlashDealFactory(total_stock=10)
     _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 3)
     calls = wechat_sandbox.calls("/pay/unifiedorder")
@@ -190,8 +190,8 @@ def test_once_the_breaker_has_waited_a_grab_tries_wechat_pay_again_and_closes_it
     wechat_sandbox, settings, monkeypatch
 ):
     # given: the breaker opened
-    settings.WECHAT_PAY_BREAKER_FAILURES = 2
-    settings.WECHAT_PAY_BREAKER_SECONDS = 30
+    settings.WECHAT_BREAKER_FAILURES = 2
+    settings.WECHAT_BREAKER_SECONDS = 30
     deal = FlashDealFactory(total_stock=10)
     _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 2)
     assert _grab(_client(MemberFactory()), deal).status_code == 503
@@ -206,7 +206,7 @@ def test_once_the_breaker_has_waited_a_grab_tries_wechat_pay_again_and_closes_it
 
 def test_the_breaker_counts_failures_in_a_row_only(wechat_sandbox, settings):
     # given: two failures, a success, two failures, with a threshold of three
-    settings.WECHAT_PAY_BREAKER_FAILURES = 3
+    settings.WECHAT_BREAKER_FAILURES = 3
     deal = FlashDealFactory(total_stock=10)
     _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 2)
     assert _grab(_client(MemberFactory()), deal).status_code == 201
@@ -218,7 +218,7 @@ def test_the_breaker_counts_failures_in_a_row_only(wechat_sandbox, settings):
 
 
 def test_a_breaker_threshold_of_zero_never_opens(wechat_sandbox, settings):
-    settings.WECHAT_PAY_BREAKER_FAILURES = 0
+    settings.WECHAT_BREAKER_FAILURES = 0
     deal = FlashDealFactory(total_stock=10)
     _grabs_failing_for_lack_of_wechat(wechat_sandbox, deal, 6)
     assert _grab(_client(MemberFactory()), deal).status_code == 201

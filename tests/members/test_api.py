@@ -1,10 +1,12 @@
 import datetime
 import json
+import time
 
 import pytest
 import time_machine
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from backend import wechat
 from members.selectors.accounts import member_code_issue
 from stores.authentication import pos_token_for
 from tests.factories import MemberFactory, StoreFactory, TagFactory
@@ -64,6 +66,49 @@ def test_login_while_wechat_is_down_is_503(api_client, wechat_sandbox):
 
     assert response.status_code == 503
     assert response.json()["code"] == "wechat_unavailable"
+
+
+@pytest.mark.django_db
+def test_after_sign_in_failed_in_a_row_logins_answer_503_without_calling_wechat(
+    api_client, wechat_sandbox, settings, monkeypatch
+):
+    # given: code2session failed twice in a row, with a threshold of two
+    settings.WECHAT_BREAKER_FAILURES = 2
+    settings.WECHAT_BREAKER_SECONDS = 30
+    wechat_sandbox.fault("http_500", count=2, path="/sns/jscode2session")
+    for code in ("amy", "ben"):
+        response = api_client.post("/api/auth/wechat/login", {"code": code}, format="json")
+        assert response.json()["code"] == "wechat_unavailable"
+    calls = wechat_sandbox.calls("/sns/jscode2session")
+    # when: WeChat would answer again, but the breaker is open
+    refused = api_client.post("/api/auth/wechat/login", {"code": "cat"}, format="json")
+    # then: refused at once, WeChat not asked
+    assert (refused.status_code, refused.json()["code"]) == (503, "wechat_unavailable")
+    assert wechat_sandbox.calls("/sns/jscode2session") == calls
+    # and once its 30 seconds have passed, a login goes through and closes it
+    later = time.monotonic() + 31
+    monkeypatch.setattr(wechat._sign_in_breaker, "clock", lambda: later)
+    retried = api_client.post("/api/auth/wechat/login", {"code": "cat"}, format="json")
+    assert retried.status_code == 200
+    monkeypatch.undo()
+    after = api_client.post("/api/auth/wechat/login", {"code": "dan"}, format="json")
+    assert after.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_invalid_code_is_an_answer_not_a_failure_for_the_breaker(
+    api_client, wechat_sandbox, settings
+):
+    settings.WECHAT_BREAKER_FAILURES = 2
+    wechat_sandbox.fault("http_500", count=1, path="/sns/jscode2session")
+    api_client.post("/api/auth/wechat/login", {"code": "amy"}, format="json")
+    api_client.post("/api/auth/wechat/login", {"code": "bad-1"}, format="json")
+    wechat_sandbox.fault("http_500", count=1, path="/sns/jscode2session")
+    api_client.post("/api/auth/wechat/login", {"code": "ben"}, format="json")
+
+    response = api_client.post("/api/auth/wechat/login", {"code": "cat"}, format="json")
+
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db
@@ -201,6 +246,27 @@ def test_bind_phone_answers_the_member_with_the_phone_masked(api_client):
 
     assert response.status_code == 200
     assert response.json()["phone"] == "138****8000"
+
+
+@pytest.mark.django_db
+def test_while_the_sign_in_breaker_is_open_binding_a_phone_answers_503_at_once(
+    api_client, wechat_sandbox, settings
+):
+    # given: code2session failed twice in a row, with a threshold of two
+    settings.WECHAT_BREAKER_FAILURES = 2
+    wechat_sandbox.fault("http_500", count=2, path="/sns/jscode2session")
+    for code in ("amy", "ben"):
+        api_client.post("/api/auth/wechat/login", {"code": code}, format="json")
+    member = MemberFactory()
+    # when
+    response = shopper(api_client, member).post(
+        "/api/members/me/phone", {"code": "phone-13800138000"}, format="json"
+    )
+    # then
+    assert (response.status_code, response.json()["code"]) == (503, "wechat_unavailable")
+    assert wechat_sandbox.calls("/wxa/business/getuserphonenumber") == 0
+    member.refresh_from_db()
+    assert member.phone is None
 
 
 @pytest.mark.django_db
