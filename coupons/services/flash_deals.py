@@ -177,6 +177,22 @@ def _order_insert(
     raise DealLimitReachedError()
 
 
+def _order_new(
+    *, deal: DealSnapshot, member_id: int, slot: int, now: datetime.datetime, status: str
+) -> FlashOrder:
+    """An unsaved order of ``deal`` at its price, its payment window starting ``now``."""
+    return FlashOrder(
+        order_no=_order_no_new(now),
+        deal_id=deal.id,
+        member_id=member_id,
+        slot=slot,
+        status=status,
+        price_fen=deal.price_fen,
+        created_at=now,
+        expires_at=now + deal.payment_window,
+    )
+
+
 @functools.cache
 def _order_place_sql() -> tuple[str, str]:
     # Only table names from the models are put into the text; every value is a parameter.
@@ -202,15 +218,8 @@ def _order_place(
     other writer here), without the ORM's per-statement cost; the member's openid comes back
     with the insert. Raises DealSoldOutError (nothing kept) or IntegrityError (slot taken).
     """
-    order = FlashOrder(
-        order_no=_order_no_new(now),
-        deal_id=deal.id,
-        member_id=member_id,
-        slot=slot,
-        status=FlashOrderStatus.AWAITING_PAYMENT,
-        price_fen=deal.price_fen,
-        created_at=now,
-        expires_at=now + deal.payment_window,
+    order = _order_new(
+        deal=deal, member_id=member_id, slot=slot, now=now, status=FlashOrderStatus.AWAITING_PAYMENT
     )
     insert, take = _order_place_sql()
     adapt = connection.ops.adapt_datetimefield_value
@@ -243,17 +252,10 @@ def _free_order_insert(
 ) -> FlashOrder:
     """A free deal's order, paid at once with its coupon issued, in one transaction."""
     with transaction.atomic():
-        order = FlashOrder(
-            order_no=_order_no_new(now),
-            deal_id=deal.id,
-            member_id=member_id,
-            slot=slot,
-            price_fen=0,
-            status=FlashOrderStatus.PAID,
-            created_at=now,
-            paid_at=now,
-            expires_at=now + deal.payment_window,
+        order = _order_new(
+            deal=deal, member_id=member_id, slot=slot, now=now, status=FlashOrderStatus.PAID
         )
+        order.paid_at = now
         order.coupon = coupon_issue(
             member=Member.objects.get(pk=member_id),
             campaign=Campaign.objects.get(pk=deal.campaign_id),
