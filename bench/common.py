@@ -434,6 +434,20 @@ async def health_probe(port, stop: asyncio.Event | None, count: int | None = Non
     return hits
 
 
+def answers(hits: list[Hit]) -> dict[str, int]:
+    """How many hits got each answer ("201", "409 sold_out", ...), sorted by answer."""
+    return dict(sorted(Counter(f"{hit.status} {hit.code or ''}".strip() for hit in hits).items()))
+
+
+def unified_order_delay(server: "Server", *, count: int, seconds: float) -> None:
+    """The sandbox's next ``count`` unified orders wait ``seconds`` before answering."""
+    from backend.wechat_sandbox.control import SandboxControl
+
+    SandboxControl(f"http://127.0.0.1:{server.sandbox_port}/").fault(
+        "delay", count=count, path="/pay/unifiedorder", delay_s=seconds
+    )
+
+
 def fire(port, requests: list[bytes], connections: int) -> list[Hit]:
     return asyncio.run(fire_async(port, requests, connections))
 

@@ -22,9 +22,8 @@ workers, default 2).
 
 import os
 import time
-from collections import Counter
 
-from bench.common import Server, fire, phase, raw_request, setup_django
+from bench.common import Server, answers, fire, phase, raw_request, setup_django
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_coupons"
@@ -137,7 +136,7 @@ def _measure(name, port, requests, connections):
     return {
         "phase": phase(name, hits, started, time.perf_counter()),
         "connections": connections,
-        "statuses": Counter(f"{hit.status} {hit.code or ''}".strip() for hit in hits),
+        "statuses": answers(hits),
         "server_errors": sum(1 for hit in hits if hit.status >= 500 or hit.status == 0),
     }
 
@@ -155,7 +154,7 @@ def _print(row, baseline=None):
     print(
         f"{figures.name:<24}@{row['connections']:<3}{figures.rps:8.0f} req/s  "
         f"p50 {figures.p50_ms:7.1f} ms  p99 {figures.p99_ms:7.1f} ms  {ratio}{verdict}  "
-        f"{dict(sorted(row['statuses'].items()))}"
+        f"{row['statuses']}"
     )
 
 

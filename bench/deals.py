@@ -44,12 +44,14 @@ from bench.common import (
     THREADS,
     CpuSampler,
     Server,
+    answers,
     fire_async,
     health_probe,
     percentile,
     phase,
     raw_request,
     setup_django,
+    unified_order_delay,
 )
 
 DATABASE_URL = os.environ.get(
@@ -121,7 +123,7 @@ def run():
         idle_pool_probe = asyncio.run(health_probe(port, None, count=300))
 
         if WECHAT_LATENCY_MS:
-            _wechat_pay_slow_down(server, len(grabs))
+            unified_order_delay(server, count=len(grabs), seconds=WECHAT_LATENCY_MS / 1000)
         sampler = CpuSampler(server)
         with sampler:
             sale_started = time.perf_counter()
@@ -140,14 +142,6 @@ def run():
             sale_ended,
             sampler,
         )
-
-
-def _wechat_pay_slow_down(server, count):
-    """Every unified order of the sale waits WECHAT_LATENCY_MS in the sandbox before answering."""
-    from backend.wechat_sandbox.control import SandboxControl
-
-    control = SandboxControl(f"http://127.0.0.1:{server.sandbox_port}/")
-    control.fault("delay", count=count, path="/pay/unifiedorder", delay_s=WECHAT_LATENCY_MS / 1000)
 
 
 def _prepare():
@@ -221,10 +215,6 @@ def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sal
     in_stock = phase("grab, in stock", in_stock_hits, sale_started, last_win)
     sold_out = phase("grab, sold out", sold_out_hits, last_win, sale_ended)
 
-    statuses = {}
-    for hit in grab_hits:
-        key = f"{hit.status} {hit.code or ''}".strip()
-        statuses[key] = statuses.get(key, 0) + 1
     server_errors = sum(1 for hit in grab_hits if hit.status >= 500 or hit.status == 0)
     held = FlashOrder.objects.filter(deal=deal, status=FlashOrderStatus.AWAITING_PAYMENT).count()
     live = FlashOrder.objects.filter(deal=deal).live().count()
@@ -248,7 +238,7 @@ def _report(deal, health_hits, probes, pool_probes, grab_hits, sale_started, sal
     )
     for figures in (health, in_stock, sold_out):
         print(_row(figures, health))
-    print(f"answers: {dict(sorted(statuses.items()))}")
+    print(f"answers: {answers(grab_hits)}")
     # With many workers, answers come back out of order: some sold-out answers arrive before
     # the last 201 and count in the in-stock phase's requests. Units sold per second do not
     # flatter, so the in-stock goal is judged on them.

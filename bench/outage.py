@@ -21,11 +21,13 @@ import time
 from bench.common import (
     WORKERS,
     Server,
+    answers,
     fire_async,
     health_probe,
     percentile,
     raw_request,
     setup_django,
+    unified_order_delay,
 )
 from bench.deals import DATABASE_URL, REDIS_URL, bench_deal, bench_member_tokens
 
@@ -33,6 +35,8 @@ GRABS = int(os.environ.get("BENCH_OUTAGE_GRABS", "60"))
 CONNECTIONS = 16
 STOCK = 100
 TIMEOUT_SECONDS = 3
+BREAKER_FAILURES = 5
+BREAKER_SECONDS = 5
 
 
 def run():
@@ -41,25 +45,25 @@ def run():
         f"sync, WeChat timeout {TIMEOUT_SECONDS} s"
     )
     print(f"{'breaker':<22}{'seconds':>9}{'probe p50 ms':>14}{'probe p99 ms':>14}  answers, stock")
-    for label, failures in (("on (5 failures, 5 s)", "5"), ("off", "0")):
+    on = f"on ({BREAKER_FAILURES} failures, {BREAKER_SECONDS} s)"
+    for label, failures in ((on, BREAKER_FAILURES), ("off", 0)):
         _run_once(label, failures)
 
 
-def _run_once(label: str, failures: str) -> None:
+def _run_once(label: str, failures: int) -> None:
     server = Server(
         workers=WORKERS,
         env={
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "WECHAT_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
-            "WECHAT_BREAKER_FAILURES": failures,
-            "WECHAT_BREAKER_SECONDS": "5",
+            "WECHAT_BREAKER_FAILURES": str(failures),
+            "WECHAT_BREAKER_SECONDS": str(BREAKER_SECONDS),
         },
         seed=False,
     )
     with server:
         setup_django(server.env)
-        from backend.wechat_sandbox.control import SandboxControl
         from coupons.models import FlashDeal
 
         deal = bench_deal("outage", STOCK)
@@ -67,21 +71,15 @@ def _run_once(label: str, failures: str) -> None:
             raw_request("POST", f"/api/deals/{deal.pk}/grab", token)
             for token in bench_member_tokens(GRABS)
         ]
-        SandboxControl(f"http://127.0.0.1:{server.sandbox_port}/").fault(
-            "delay", count=10 * GRABS, path="/pay/unifiedorder", delay_s=3 * TIMEOUT_SECONDS
-        )
+        unified_order_delay(server, count=10 * GRABS, seconds=3 * TIMEOUT_SECONDS)
         started = time.perf_counter()
         hits, probe = asyncio.run(_outage(server.port, grabs))
         seconds = time.perf_counter() - started
-        answers = {}
-        for hit in hits:
-            key = f"{hit.status} {hit.code or ''}".strip()
-            answers[key] = answers.get(key, 0) + 1
         remaining = FlashDeal.objects.values_list("remaining_stock", flat=True).get(pk=deal.pk)
         probe_ms = [hit.ms for hit in probe]
         print(
             f"{label:<22}{seconds:>9.1f}{percentile(probe_ms, 0.5):>14.0f}"
-            f"{percentile(probe_ms, 0.99):>14.0f}  {answers}, stock {remaining}/{STOCK}"
+            f"{percentile(probe_ms, 0.99):>14.0f}  {answers(hits)}, stock {remaining}/{STOCK}"
         )
 
 
