@@ -46,7 +46,7 @@ def wechat_sandbox_server():
 @pytest.fixture(autouse=True)
 def _wechat_sandbox_clean(wechat_sandbox_server: SandboxServer):
     """Each test starts with no faults, messages, payment orders or call counts, and with
-    WeChat Pay's circuit breaker closed."""
+    the WeChat circuit breakers (sign-in, unified order) closed."""
     wechat_sandbox_server.state.reset()
     wechat_breakers_reset()
     yield
